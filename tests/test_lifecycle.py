@@ -1,0 +1,88 @@
+"""instrument() / uninstrument(): idempotent, and exactly restoring the framework."""
+
+from __future__ import annotations
+
+from livekit.agents.utils.connection_pool import ConnectionPool
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry.instrumentation.livekit_agents.package import _instruments
+
+from .conftest import WebsocketServer
+from .metric_points import points
+from .pool_components import WebsocketTTS
+
+ACQUIRE = "lk.agents.connection.acquire_time"
+PATCHED = ("get", "_connect")
+
+
+def originals() -> dict[str, object]:
+    return {name: ConnectionPool.__dict__[name] for name in PATCHED}
+
+
+def test_dependencies_name_livekit_agents() -> None:
+    assert AgentsInstrumentor().instrumentation_dependencies() == _instruments
+    assert _instruments == ("livekit-agents >= 1.0, < 2",)
+
+
+def test_instrumentor_is_a_singleton() -> None:
+    assert AgentsInstrumentor() is AgentsInstrumentor()
+
+
+async def test_twice_instrument_twice_uninstrument(
+    ws_server: WebsocketServer, meter_provider: MeterProvider, reader: InMemoryMetricReader
+) -> None:
+    before = originals()
+    instrumentor = AgentsInstrumentor()
+    instrumentor.instrument(meter_provider=meter_provider)
+    patched = originals()
+    instrumentor.instrument(meter_provider=meter_provider)
+    try:
+        assert originals() == patched, "a second instrument() must not wrap again"
+        for name in PATCHED:
+            assert patched[name] is not before[name]
+            assert patched[name].__wrapped__ is before[name]  # type: ignore[attr-defined]
+
+        tts = WebsocketTTS(ws_server.url("/delay/5"))
+        await tts.acquire()
+        await tts.aclose()
+        (point,) = points(reader, ACQUIRE)
+        assert point.count == 1, "one acquisition, one data point"
+    finally:
+        instrumentor.uninstrument()
+    instrumentor.uninstrument()
+
+    assert originals() == before
+    assert all(originals()[name] is before[name] for name in PATCHED)
+
+
+async def test_nothing_recorded_after_uninstrument(
+    ws_server: WebsocketServer, meter_provider: MeterProvider, reader: InMemoryMetricReader
+) -> None:
+    instrumentor = AgentsInstrumentor()
+    instrumentor.instrument(meter_provider=meter_provider)
+    tts = WebsocketTTS(ws_server.url("/delay/5"))
+    await tts.acquire()
+    instrumentor.uninstrument()
+    await tts.aclose()
+
+    tts = WebsocketTTS(ws_server.url("/delay/5"))
+    await tts.acquire()
+    await tts.aclose()
+    (point,) = points(reader, ACQUIRE)
+    assert point.count == 1
+
+
+async def test_reinstrument_after_uninstrument_records_again(
+    ws_server: WebsocketServer, meter_provider: MeterProvider, reader: InMemoryMetricReader
+) -> None:
+    instrumentor = AgentsInstrumentor()
+    for _ in range(2):
+        instrumentor.instrument(meter_provider=meter_provider)
+        tts = WebsocketTTS(ws_server.url("/delay/5"))
+        await tts.acquire()
+        await tts.aclose()
+        instrumentor.uninstrument()
+    (point,) = points(reader, ACQUIRE)
+    assert point.count == 2

@@ -1,0 +1,125 @@
+"""A wheel install and an editable install both import every module and expose
+every entry point (the instrumentors/ directory maps into the package)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = "opentelemetry.instrumentation.livekit_agents"
+PROJECT = "opentelemetry-instrumentation-livekit-agents"
+PROBE = f"""
+import importlib, json, pkgutil
+from importlib.metadata import entry_points
+from pathlib import Path
+import sys
+import {PACKAGE} as package
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+# what a regular install ships; an editable finder maps instrumentors/ without a directory entry
+modules = sorted(m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + "."))
+points = sorted(ep.name for ep in entry_points(group="opentelemetry_instrumentor")
+                if ep.name.startswith("livekit_agents") and ep.load())
+print(json.dumps({{"modules": modules, "entry_points": points,
+                  "py_typed": (Path(package.__file__).parent / "py.typed").exists()}}))
+"""
+
+
+def uv(*args: str, cwd: Path | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "uv", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def source_modules() -> list[str]:
+    """Every module the source tree holds, as an installed name."""
+    runtime = REPO / "src" / Path(*PACKAGE.split("."))
+    names = [f"{PACKAGE}.{p.stem}" for p in runtime.glob("*.py") if p.stem != "__init__"]
+    names += [f"{PACKAGE}.instrumentors"]
+    names += [
+        f"{PACKAGE}.instrumentors.{p.stem}"
+        for p in (REPO / "instrumentors").glob("*.py")
+        if p.stem != "__init__"
+    ]
+    return sorted(names)
+
+
+def entry_point_names() -> list[str]:
+    text = (REPO / "pyproject.toml").read_text()
+    section = text.split("[project.entry-points.opentelemetry_instrumentor]", 1)[1]
+    section = section.split("\n[", 1)[0]
+    return sorted(line.split("=")[0].strip() for line in section.splitlines() if "=" in line)
+
+
+@pytest.fixture(scope="module")
+def source_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Build from a copy: parallel tox envs must not share build/ or egg-info.
+    copy = tmp_path_factory.mktemp("source") / "project"
+    copy.mkdir()
+    for name in ("src", "instrumentors"):
+        shutil.copytree(REPO / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, copy / name)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def constraints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This environment's versions, so the new venvs install the same framework."""
+    frozen = uv("pip", "freeze", "--python", sys.executable).splitlines()
+    path = tmp_path_factory.mktemp("constraints") / "constraints.txt"
+    pinned = [line for line in frozen if "==" in line and not line.startswith(PROJECT)]
+    path.write_text("\n".join(pinned))
+    return path
+
+
+def install_and_probe(venv: Path, constraints: Path, *requirement: str) -> dict[str, object]:
+    uv("venv", "--quiet", "--python", sys.executable, str(venv))
+    python = venv / "bin" / "python"
+    uv(
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        str(python),
+        "-c",
+        str(constraints),
+        *requirement,
+        "livekit-agents",
+        "httpx",  # as in tox.ini: several releases import it without requiring it
+    )
+    done = subprocess.run(
+        [str(python), "-c", PROBE, *source_modules()],
+        cwd=venv,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_wheel_install(source_copy: Path, constraints: Path, tmp_path: Path) -> None:
+    uv("build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source_copy))
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    probe = install_and_probe(tmp_path / "venv", constraints, str(wheel))
+    assert probe == {
+        "modules": source_modules(),
+        "entry_points": entry_point_names(),
+        "py_typed": True,
+    }
+
+
+def test_editable_install(source_copy: Path, constraints: Path, tmp_path: Path) -> None:
+    probe = install_and_probe(tmp_path / "venv", constraints, "-e", str(source_copy))
+    assert probe["entry_points"] == entry_point_names()
+    assert probe["py_typed"] is True
