@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from livekit.agents.utils.connection_pool import ConnectionPool
+from livekit.rtc.event_emitter import EventEmitter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -14,11 +15,11 @@ from .metric_points import points
 from .pool_components import WebsocketTTS
 
 ACQUIRE = "lk.agents.connection.acquire_time"
-PATCHED = ("get", "_connect")
+PATCHED = ((ConnectionPool, "get"), (ConnectionPool, "_connect"), (EventEmitter, "emit"))
 
 
-def originals() -> dict[str, object]:
-    return {name: ConnectionPool.__dict__[name] for name in PATCHED}
+def originals() -> dict[tuple[type, str], object]:
+    return {(cls, name): cls.__dict__[name] for cls, name in PATCHED}
 
 
 def test_dependencies_name_livekit_agents() -> None:
@@ -40,9 +41,9 @@ async def test_twice_instrument_twice_uninstrument(
     instrumentor.instrument(meter_provider=meter_provider)
     try:
         assert originals() == patched, "a second instrument() must not wrap again"
-        for name in PATCHED:
-            assert patched[name] is not before[name]
-            assert patched[name].__wrapped__ is before[name]  # type: ignore[attr-defined]
+        for key in PATCHED:
+            assert patched[key] is not before[key]
+            assert patched[key].__wrapped__ is before[key]  # type: ignore[attr-defined]
 
         tts = WebsocketTTS(ws_server.url("/delay/5"))
         await tts.acquire()
@@ -54,7 +55,7 @@ async def test_twice_instrument_twice_uninstrument(
     instrumentor.uninstrument()
 
     assert originals() == before
-    assert all(originals()[name] is before[name] for name in PATCHED)
+    assert all(originals()[key] is before[key] for key in PATCHED)
 
 
 async def test_nothing_recorded_after_uninstrument(

@@ -40,7 +40,10 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 from opentelemetry.metrics import get_meter
 
-from opentelemetry.instrumentation.livekit_agents.instrumentors import connection_pool
+from opentelemetry.instrumentation.livekit_agents.instrumentors import (
+    component_metrics,
+    connection_pool,
+)
 from opentelemetry.instrumentation.livekit_agents.instruments import Instruments
 from opentelemetry.instrumentation.livekit_agents.package import _instruments
 from opentelemetry.instrumentation.livekit_agents.provider_switch import ProviderSwitch
@@ -50,6 +53,9 @@ from opentelemetry.instrumentation.livekit_agents.version import __version__
 __all__ = ["AgentsInstrumentor", "__version__"]
 
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+
+# The framework-level aspects, each with instrument(recorder) / uninstrument().
+_ASPECTS = (connection_pool, component_metrics)
 
 
 class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -69,8 +75,10 @@ class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         switch = ProviderSwitch.from_settings(
             kwargs.get("providers"), kwargs.get("exclude_providers")
         )
-        self._recorder = Recorder(Instruments(meter), switch)
-        connection_pool.instrument(self._recorder)
+        recorder = Recorder(Instruments(meter), switch)
+        for aspect in _ASPECTS:
+            aspect.instrument(recorder)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        connection_pool.uninstrument()
+        for aspect in reversed(_ASPECTS):
+            aspect.uninstrument()

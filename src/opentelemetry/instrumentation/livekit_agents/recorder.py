@@ -12,7 +12,7 @@ import logging
 import math
 from typing import Callable, TypeVar
 
-from opentelemetry.metrics import Histogram
+from opentelemetry.metrics import Counter, Histogram
 from opentelemetry.util.types import Attributes
 from typing_extensions import ParamSpec
 
@@ -24,6 +24,8 @@ _logger = logging.getLogger(__name__)
 
 MAX_SECONDS = 3600.0
 """A latency above an hour is a clock or framework bug, not a measurement."""
+MAX_AMOUNT = 1e9
+"""More than a billion tokens, characters or seconds in one event is a bug, not usage."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -43,14 +45,19 @@ def never_raises(func: Callable[_P, _R | None]) -> Callable[_P, _R | None]:
     return guarded
 
 
-def valid_seconds(value: object) -> float | None:
-    """``value`` as seconds when it is a plausible duration, else None."""
+def valid_number(value: object, limit: float) -> float | None:
+    """``value`` as a float when it is finite and in ``[0, limit]``, else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0.0 or seconds > MAX_SECONDS:
+    number = float(value)
+    if not math.isfinite(number) or number < 0.0 or number > limit:
         return None
-    return seconds
+    return value if isinstance(value, int) else number  # counts stay integers
+
+
+def valid_seconds(value: object) -> float | None:
+    """``value`` as seconds when it is a plausible duration, else None."""
+    return valid_number(value, MAX_SECONDS)
 
 
 class Recorder:
@@ -75,11 +82,28 @@ class Recorder:
         attributes["connection_reused"] = "true" if reused else "false"
         if error is not None:
             attributes["error.type"] = type(error).__qualname__
-        self._record_seconds(self.instruments.connection_acquire_time, seconds, attributes)
+        self.record_seconds(self.instruments.connection_acquire_time, seconds, attributes)
 
-    def _record_seconds(self, histogram: Histogram, value: object, attributes: Attributes) -> None:
+    def record_seconds(self, histogram: Histogram, value: object, attributes: Attributes) -> None:
+        """Record a duration, or drop it (debug log) when it is not plausible."""
         seconds = valid_seconds(value)
         if seconds is None:
             _logger.debug("dropped %r for %s: not a valid duration", value, attributes)
             return
         histogram.record(seconds, attributes)
+
+    def record_amount(self, histogram: Histogram, value: object, attributes: Attributes) -> None:
+        """Record a non-zero amount (tokens) into a histogram, or drop it when odd."""
+        amount = valid_number(value, MAX_AMOUNT)
+        if amount is None:
+            _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
+        elif amount:
+            histogram.record(amount, attributes)
+
+    def add(self, counter: Counter, value: object, attributes: Attributes) -> None:
+        """Add a non-zero amount to a counter, or drop it (debug log) when odd."""
+        amount = valid_number(value, MAX_AMOUNT)
+        if amount is None:
+            _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
+        elif amount:
+            counter.add(amount, attributes)

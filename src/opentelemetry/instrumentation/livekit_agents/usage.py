@@ -1,0 +1,189 @@
+"""From one component metrics event to the usage counters and GenAI histograms.
+
+The events are the framework's own ``LLMMetrics``, ``RealtimeModelMetrics``,
+``TTSMetrics``, ``STTMetrics`` and ``InterruptionMetrics``; they are matched
+by class name and read field by field, so a release that lacks a field (or a
+metrics class) simply records less.  Zero amounts are not added, as in the
+framework's own counters; odd amounts are dropped by the recorder.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from opentelemetry.instrumentation.livekit_agents.model_identity import (
+    ModelIdentity,
+    bounded,
+    identify,
+)
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, never_raises
+
+_logger = logging.getLogger(__name__)
+
+CHAT = "chat"
+GENERATE_CONTENT = "generate_content"
+
+# The GenAI semantic conventions' provider registry, by plugin package and by
+# the host that openai-compatible plugins report as their provider.
+_GEN_AI_PROVIDER_BY_KEY = {
+    "anthropic": "anthropic",
+    "aws": "aws.bedrock",
+    "azure": "azure.ai.openai",
+    "cohere": "cohere",
+    "deepseek": "deepseek",
+    "google": "gcp.gemini",
+    "groq": "groq",
+    "mistralai": "mistral_ai",
+    "openai": "openai",
+    "perplexity": "perplexity",
+    "xai": "x_ai",
+}
+_GEN_AI_PROVIDER_BY_HOST = {
+    "api.anthropic.com": "anthropic",
+    "api.deepseek.com": "deepseek",
+    "api.groq.com": "groq",
+    "api.mistral.ai": "mistral_ai",
+    "api.openai.com": "openai",
+    "api.perplexity.ai": "perplexity",
+    "api.x.ai": "x_ai",
+    "generativelanguage.googleapis.com": "gcp.gemini",
+}
+_GEN_AI_PROVIDER_BY_HOST_SUFFIX = (
+    (".openai.azure.com", "azure.ai.openai"),
+    (".aiplatform.googleapis.com", "gcp.vertex_ai"),
+)
+
+
+@never_raises
+def record_usage(recorder: Recorder, emitter: object, metrics: object) -> None:
+    """Record one metrics event that ``emitter`` (a component) emitted."""
+    handler = _HANDLERS.get(type(metrics).__name__)
+    if handler is None:
+        return  # VAD, EOU, avatar, ... carry no usage
+    identity = metrics_identity(emitter, metrics)
+    if recorder.switch.allows(identity.provider_key):
+        handler(recorder, identity, metrics)
+
+
+def metrics_identity(emitter: object, metrics: object) -> ModelIdentity:
+    """The emitting component's identity, completed by the event's own metadata."""
+    # A realtime session emits for its model, which holds the model/provider.
+    component = getattr(emitter, "_realtime_model", None) or emitter
+    identity = identify(component)
+    metadata = getattr(metrics, "metadata", None)  # livekit-agents 1.2.12+
+    model = identity.model_name
+    provider = identity.model_provider
+    if model == "unknown":
+        model = bounded(getattr(metadata, "model_name", None)) or model
+    if provider == "unknown":
+        provider = bounded(getattr(metadata, "model_provider", None)) or provider
+    return ModelIdentity(model, provider, identity.provider_key)
+
+
+def gen_ai_provider_name(identity: ModelIdentity) -> str:
+    """``gen_ai.provider.name``: the convention's registry value where one fits."""
+    host = identity.model_provider.lower()
+    if host in _GEN_AI_PROVIDER_BY_HOST:
+        return _GEN_AI_PROVIDER_BY_HOST[host]
+    for suffix, name in _GEN_AI_PROVIDER_BY_HOST_SUFFIX:
+        if host.endswith(suffix):
+            return name
+    return _GEN_AI_PROVIDER_BY_KEY.get(identity.provider_key, identity.provider_key)
+
+
+def _llm(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
+    instruments = recorder.instruments
+    attributes = identity.attributes()
+    input_tokens = getattr(metrics, "prompt_tokens", 0)
+    output_tokens = getattr(metrics, "completion_tokens", 0)
+    recorder.add(instruments.llm_input_tokens, input_tokens, attributes)
+    recorder.add(
+        instruments.llm_input_cached_tokens, getattr(metrics, "prompt_cached_tokens", 0), attributes
+    )
+    recorder.add(instruments.llm_output_tokens, output_tokens, attributes)
+    _gen_ai(recorder, identity, metrics, CHAT, input_tokens, output_tokens)
+
+
+def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
+    instruments = recorder.instruments
+    attributes = identity.attributes()
+    inputs = getattr(metrics, "input_token_details", None)
+    outputs = getattr(metrics, "output_token_details", None)
+    input_tokens = getattr(metrics, "input_tokens", 0)
+    output_tokens = getattr(metrics, "output_tokens", 0)
+    amounts = (
+        (instruments.llm_input_tokens, input_tokens),
+        (instruments.llm_input_cached_tokens, getattr(inputs, "cached_tokens", 0)),
+        (instruments.llm_output_tokens, output_tokens),
+        (instruments.llm_input_audio_tokens, getattr(inputs, "audio_tokens", 0)),
+        (instruments.llm_input_text_tokens, getattr(inputs, "text_tokens", 0)),
+        (instruments.llm_output_audio_tokens, getattr(outputs, "audio_tokens", 0)),
+        (instruments.llm_output_text_tokens, getattr(outputs, "text_tokens", 0)),
+        (instruments.llm_session_duration, getattr(metrics, "session_duration", 0)),
+    )
+    for counter, amount in amounts:
+        recorder.add(counter, amount, attributes)
+    _gen_ai(recorder, identity, metrics, GENERATE_CONTENT, input_tokens, output_tokens)
+
+
+def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
+    attributes = identity.attributes()
+    instruments = recorder.instruments
+    recorder.add(instruments.tts_characters, getattr(metrics, "characters_count", 0), attributes)
+    recorder.add(instruments.tts_audio_duration, getattr(metrics, "audio_duration", 0), attributes)
+
+
+def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
+    recorder.add(
+        recorder.instruments.stt_audio_duration,
+        getattr(metrics, "audio_duration", 0),
+        identity.attributes(),
+    )
+
+
+def _interruption(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
+    recorder.add(
+        recorder.instruments.interruption_num_requests,
+        getattr(metrics, "num_requests", 0),
+        identity.attributes(),
+    )
+
+
+def _gen_ai(
+    recorder: Recorder,
+    identity: ModelIdentity,
+    metrics: Any,
+    operation: str,
+    input_tokens: object,
+    output_tokens: object,
+) -> None:
+    duration = getattr(metrics, "duration", 0)
+    if not (input_tokens or output_tokens or duration):
+        return  # a connection report (1.5.2+), not an operation
+    instruments = recorder.instruments
+    attributes = {
+        "gen_ai.operation.name": operation,
+        "gen_ai.provider.name": gen_ai_provider_name(identity),
+        "gen_ai.request.model": identity.model_name,
+    }
+    for token_type, amount in (("input", input_tokens), ("output", output_tokens)):
+        recorder.record_amount(
+            instruments.gen_ai_token_usage, amount, {**attributes, "gen_ai.token.type": token_type}
+        )
+    ttft = getattr(metrics, "ttft", -1)
+    if isinstance(ttft, (int, float)) and ttft > 0:  # -1: no first chunk arrived
+        recorder.record_seconds(instruments.gen_ai_time_to_first_chunk, ttft, attributes)
+    if getattr(metrics, "cancelled", False) is True:
+        attributes["error.type"] = "cancelled"
+    if duration:
+        recorder.record_seconds(instruments.gen_ai_operation_duration, duration, attributes)
+
+
+_HANDLERS: dict[str, Callable[[Recorder, ModelIdentity, Any], None]] = {
+    "LLMMetrics": _llm,
+    "RealtimeModelMetrics": _realtime,
+    "TTSMetrics": _tts,
+    "STTMetrics": _stt,
+    "InterruptionMetrics": _interruption,
+}

@@ -1,0 +1,75 @@
+"""Odd metrics values, missing metadata and unknown events: never raised, never recorded."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from livekit import rtc
+from livekit.agents.metrics import LLMMetrics, STTMetrics, TTSMetrics
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from .metric_points import attrs, collect, points
+from .metrics_events import stt_metrics
+from .pool_components import WebsocketTTS
+
+
+def odd(cls: Any, **values: Any) -> Any:
+    """A real metrics object holding values its validation would refuse."""
+    return cls.model_construct(**values)
+
+
+class LLMMetricsLookalike:
+    """Named like a metrics class, but every field read raises."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"no {name}")
+
+
+LLMMetricsLookalike.__name__ = "LLMMetrics"
+
+
+@pytest.mark.usefixtures("instrumented")
+async def test_odd_values_are_dropped_and_listeners_still_get_them(
+    reader: InMemoryMetricReader,
+) -> None:
+    component = WebsocketTTS("ws://127.0.0.1:9", model="m", provider="p")
+    received: list[tuple[Any, ...]] = []
+    component.on("metrics_collected", lambda *args: received.append(args))
+    events = [
+        odd(LLMMetrics, prompt_tokens=-5, completion_tokens=math.nan, prompt_cached_tokens=10**12,
+            duration=math.inf, ttft=math.nan, cancelled=False),
+        odd(TTSMetrics, characters_count=-1, audio_duration=math.nan),
+        odd(TTSMetrics, characters_count="12", audio_duration=True),
+        odd(STTMetrics, audio_duration=-0.5),
+        odd(STTMetrics),  # no fields at all
+        LLMMetricsLookalike(),
+        object(),
+        "metrics",
+    ]  # fmt: skip
+    for event in events:
+        component.emit("metrics_collected", event)
+    component.emit("metrics_collected")  # no payload at all
+
+    assert received == [(event,) for event in events] + [()]
+    assert {name for name in collect(reader) if "usage" in name or "gen_ai" in name} == set()
+
+
+@pytest.mark.usefixtures("instrumented")
+async def test_missing_metadata_falls_back_to_the_component(reader: InMemoryMetricReader) -> None:
+    component = WebsocketTTS("ws://127.0.0.1:9", model="whisper-x", provider="acme")
+    component.emit("metrics_collected", stt_metrics(2.5, metadata=None))
+    (point,) = points(reader, "lk.agents.usage.stt_audio_duration")
+    assert point.value == pytest.approx(2.5)
+    assert attrs(point) == {"model_name": "whisper-x", "model_provider": "acme"}
+
+
+@pytest.mark.usefixtures("instrumented")
+async def test_other_events_pass_untouched(reader: InMemoryMetricReader) -> None:
+    emitter: rtc.EventEmitter[str] = rtc.EventEmitter()
+    received: list[tuple[Any, ...]] = []
+    emitter.on("user_state_changed", lambda *args: received.append(args))
+    emitter.emit("user_state_changed", stt_metrics(1.0))
+    assert len(received) == 1
+    assert points(reader, "lk.agents.usage.stt_audio_duration") == []
