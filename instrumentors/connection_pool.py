@@ -4,48 +4,37 @@
 measured by its own caller: concurrent acquisitions never share state, and a
 reused connection is recorded with its real wait (the framework records none).
 ``_connect()`` is wrapped only to learn, through a context variable local to
-the acquiring task, whether this acquisition opened a new connection.
+the acquiring task, whether this acquisition opened a new connection; a
+prewarm connects outside any acquisition and is not recorded.
 """
 
 from __future__ import annotations
 
 import functools
-import time
-from contextvars import ContextVar
-from typing import Any, Callable
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
+from opentelemetry.instrumentation.livekit_agents.acquisition import (
+    acquire_wrapper,
+    connect_wrapper,
+)
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
     ModelIdentity,
     identify,
     identify_module,
 )
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, never_raises
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
 _MODULE = "livekit.agents.utils.connection_pool"
 
 
-class _Acquisition:
-    """One ``get()`` call in progress."""
-
-    __slots__ = ("connected", "pool")
-
-    def __init__(self, pool: object) -> None:
-        self.pool = pool
-        self.connected = False
-
-
-_current_acquisition: ContextVar[_Acquisition | None] = ContextVar(
-    "livekit_agents_acquisition", default=None
-)
-
-
 def instrument(recorder: Recorder) -> None:
     """Patch ``ConnectionPool.get`` and ``ConnectionPool._connect``."""
-    wrap_function_wrapper(_MODULE, "ConnectionPool.get", _get_wrapper(recorder))
-    wrap_function_wrapper(_MODULE, "ConnectionPool._connect", _connect_wrapper)
+    wrap_function_wrapper(
+        _MODULE, "ConnectionPool.get", acquire_wrapper(recorder, pool_identity, may_reuse=True)
+    )
+    wrap_function_wrapper(_MODULE, "ConnectionPool._connect", connect_wrapper)
 
 
 def uninstrument() -> None:
@@ -54,41 +43,6 @@ def uninstrument() -> None:
 
     unwrap(ConnectionPool, "get")
     unwrap(ConnectionPool, "_connect")
-
-
-def _get_wrapper(recorder: Recorder) -> Callable[..., Any]:
-    async def wrapper(wrapped: Callable[..., Any], pool: Any, args: Any, kwargs: Any) -> Any:
-        if not is_instrumentation_enabled():
-            return await wrapped(*args, **kwargs)
-        acquisition = _Acquisition(pool)
-        token = _current_acquisition.set(acquisition)
-        start = time.perf_counter()
-        try:
-            connection = await wrapped(*args, **kwargs)
-        except BaseException as error:
-            _record(recorder, acquisition, time.perf_counter() - start, error)
-            raise
-        finally:
-            _current_acquisition.reset(token)
-        _record(recorder, acquisition, time.perf_counter() - start, None)
-        return connection
-
-    return wrapper
-
-
-async def _connect_wrapper(wrapped: Callable[..., Any], pool: Any, args: Any, kwargs: Any) -> Any:
-    acquisition = _current_acquisition.get()
-    if acquisition is not None and acquisition.pool is pool:
-        acquisition.connected = True
-    return await wrapped(*args, **kwargs)
-
-
-@never_raises
-def _record(
-    recorder: Recorder, acquisition: _Acquisition, seconds: float, error: BaseException | None
-) -> None:
-    identity = pool_identity(acquisition.pool)
-    recorder.record_acquire_time(identity, seconds, not acquisition.connected, error)
 
 
 def pool_identity(pool: object) -> ModelIdentity:

@@ -32,27 +32,33 @@ Providers can also be switched with ``OTEL_PYTHON_LIVEKIT_AGENTS_PROVIDERS``,
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import importlib.util
+import logging
+from collections.abc import Collection, Iterator
+from importlib.metadata import entry_points
 from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
-from opentelemetry.metrics import get_meter
 
 from opentelemetry.instrumentation.livekit_agents.instrumentors import (
     component_metrics,
     connection_pool,
 )
-from opentelemetry.instrumentation.livekit_agents.instruments import Instruments
 from opentelemetry.instrumentation.livekit_agents.package import _instruments
-from opentelemetry.instrumentation.livekit_agents.provider_switch import ProviderSwitch
+from opentelemetry.instrumentation.livekit_agents.provider_instrumentor import (
+    ProviderInstrumentor,
+)
+from opentelemetry.instrumentation.livekit_agents.provider_switch import (
+    PROVIDER_ENTRY_POINT_PREFIX,
+)
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 from opentelemetry.instrumentation.livekit_agents.version import __version__
 
 __all__ = ["AgentsInstrumentor", "__version__"]
 
-SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+_logger = logging.getLogger(__name__)
 
 # The framework-level aspects, each with instrument(recorder) / uninstrument().
 _ASPECTS = (connection_pool, component_metrics)
@@ -61,24 +67,40 @@ _ASPECTS = (connection_pool, component_metrics)
 class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """An instrumentor for the LiveKit Agents framework and its plugins."""
 
+    _providers: list[ProviderInstrumentor]
+
     def instrumentation_dependencies(self) -> Collection[str]:
         """The livekit-agents releases this package can patch."""
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        meter = get_meter(
-            __name__,
-            __version__,
-            kwargs.get("meter_provider"),
-            schema_url=SCHEMA_URL,
+        recorder = Recorder.create(
+            kwargs.get("meter_provider"), kwargs.get("providers"), kwargs.get("exclude_providers")
         )
-        switch = ProviderSwitch.from_settings(
-            kwargs.get("providers"), kwargs.get("exclude_providers")
-        )
-        recorder = Recorder(Instruments(meter), switch)
         for aspect in _ASPECTS:
             aspect.instrument(recorder)
+        self._providers = []
+        for provider in installed_providers():
+            if recorder.switch.allows(provider.provider):
+                provider.instrument(recorder=recorder, skip_dep_check=True)
+                self._providers.append(provider)
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        for provider in self._providers:
+            provider.uninstrument()
+        self._providers = []
         for aspect in reversed(_ASPECTS):
             aspect.uninstrument()
+
+
+def installed_providers() -> Iterator[ProviderInstrumentor]:
+    """The provider instrumentors whose plugin is installed, by entry point."""
+    for entry_point in entry_points(group="opentelemetry_instrumentor"):
+        if not entry_point.name.startswith(PROVIDER_ENTRY_POINT_PREFIX):
+            continue
+        try:
+            instrumentor_class = entry_point.load()
+            if importlib.util.find_spec(f"livekit.plugins.{instrumentor_class.provider}"):
+                yield instrumentor_class()
+        except Exception:  # a broken third-party entry point must not stop the others
+            _logger.debug("cannot load provider instrumentor %s", entry_point.name, exc_info=True)

@@ -10,15 +10,19 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from collections.abc import Iterable
 from typing import Callable, TypeVar
 
-from opentelemetry.metrics import Counter, Histogram
+from opentelemetry.metrics import Counter, Histogram, MeterProvider, get_meter
 from opentelemetry.util.types import Attributes
 from typing_extensions import ParamSpec
 
 from opentelemetry.instrumentation.livekit_agents.instruments import Instruments
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity
 from opentelemetry.instrumentation.livekit_agents.provider_switch import ProviderSwitch
+from opentelemetry.instrumentation.livekit_agents.version import __version__
+
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 
 _logger = logging.getLogger(__name__)
 
@@ -66,6 +70,22 @@ class Recorder:
     def __init__(self, instruments: Instruments, switch: ProviderSwitch) -> None:
         self.instruments = instruments
         self.switch = switch
+
+    @classmethod
+    def create(
+        cls,
+        meter_provider: MeterProvider | None = None,
+        providers: Iterable[str] | None = None,
+        exclude_providers: Iterable[str] | None = None,
+    ) -> Recorder:
+        """A recorder on this package's meter, with the switch from settings and env."""
+        meter = get_meter(
+            "opentelemetry.instrumentation.livekit_agents",
+            __version__,
+            meter_provider,
+            schema_url=SCHEMA_URL,
+        )
+        return cls(Instruments(meter), ProviderSwitch.from_settings(providers, exclude_providers))
 
     @never_raises
     def record_acquire_time(

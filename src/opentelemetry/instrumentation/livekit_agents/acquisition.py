@@ -1,0 +1,92 @@
+"""Timing connection acquisitions, per call.
+
+One wrapper shape serves every patch point that hands out a connection: the
+framework's ``ConnectionPool.get`` and the plugins' own connect methods.  Each
+call is timed by its own caller, so concurrent acquisitions share nothing.
+An acquisition made inside another one (a plugin's connect method used as a
+pool's connect callback) is part of the outer one: it only marks the outer
+acquisition as having opened a new connection, and is not recorded twice.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from typing import Any, Callable
+
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, never_raises
+
+Wrapper = Callable[[Callable[..., Any], Any, Any, Any], Any]
+
+
+class Acquisition:
+    """One acquisition in progress: who asked, and whether it opened a connection."""
+
+    __slots__ = ("connected", "owner")
+
+    def __init__(self, owner: object, connected: bool) -> None:
+        self.owner = owner
+        self.connected = connected
+
+
+_current: ContextVar[Acquisition | None] = ContextVar("livekit_agents_acquisition", default=None)
+
+
+def acquire_wrapper(
+    recorder: Recorder,
+    identity_of: Callable[[Any], ModelIdentity],
+    *,
+    may_reuse: bool,
+) -> Wrapper:
+    """A wrapt wrapper for an async method that returns a connection.
+
+    ``identity_of(instance)`` names the model; with ``may_reuse`` the call is a
+    pool that may hand out an idle connection, and it counts as new only if a
+    connect (see ``connect_wrapper``) happens inside it.
+    """
+
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        outer = _current.get()
+        if outer is not None or not is_instrumentation_enabled():
+            if outer is not None:
+                outer.connected = True
+            return await wrapped(*args, **kwargs)
+        acquisition = Acquisition(instance, connected=not may_reuse)
+        token = _current.set(acquisition)
+        start = time.perf_counter()
+        try:
+            connection = await wrapped(*args, **kwargs)
+        except BaseException as error:
+            _record(recorder, identity_of, acquisition, time.perf_counter() - start, error)
+            raise
+        finally:
+            _current.reset(token)
+        _record(recorder, identity_of, acquisition, time.perf_counter() - start, None)
+        return connection
+
+    return wrapper
+
+
+async def connect_wrapper(
+    wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any
+) -> Any:
+    """Marks the acquisition in progress, if any, as having opened a connection."""
+    acquisition = _current.get()
+    if acquisition is not None:
+        acquisition.connected = True
+    return await wrapped(*args, **kwargs)
+
+
+@never_raises
+def _record(
+    recorder: Recorder,
+    identity_of: Callable[[Any], ModelIdentity],
+    acquisition: Acquisition,
+    seconds: float,
+    error: BaseException | None,
+) -> None:
+    identity = identity_of(acquisition.owner)
+    recorder.record_acquire_time(identity, seconds, not acquisition.connected, error)

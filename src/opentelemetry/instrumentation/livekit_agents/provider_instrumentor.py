@@ -1,0 +1,91 @@
+"""The base of the per-provider instrumentors in ``instrumentors/``.
+
+A provider instrumentor patches one ``livekit-plugins-<provider>`` package at
+the places where it opens connections without a ``ConnectionPool``.  Each is
+its own ``BaseInstrumentor`` (entry point ``livekit_agents_<provider>``), so it
+can be switched on and off by itself; ``AgentsInstrumentor`` instruments every
+installed provider that the switch leaves on.
+
+Patches are applied by post-import hooks: a plugin imported after
+``instrument()`` is patched when it is imported, and a plugin that is never
+imported costs nothing.  A patch target that the installed plugin release
+lacks is skipped with one debug log.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable, ClassVar
+
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,
+)
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import register_post_import_hook, resolve_path, wrap_function_wrapper
+
+from opentelemetry.instrumentation.livekit_agents.acquisition import Wrapper
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PatchTarget:
+    """One method of a plugin module, and the wrapper it gets."""
+
+    module: str
+    """``livekit.plugins.deepgram.stt``"""
+    name: str
+    """``SpeechStream._connect_ws``"""
+    wrapper: Callable[[Recorder], Wrapper]
+
+
+class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Patches one provider's plugin; subclasses set ``provider`` and ``targets``."""
+
+    provider: ClassVar[str]
+    """The plugin name: ``deepgram`` for ``livekit-plugins-deepgram``."""
+    targets: ClassVar[tuple[PatchTarget, ...]]
+
+    _hooks_generation = 0
+    _patched: list[tuple[Any, str]]
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """The plugin distribution this instrumentor patches."""
+        return (f"livekit-plugins-{self.provider} >= 1.0, < 2",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        recorder: Recorder = kwargs.get("recorder") or Recorder.create(
+            kwargs.get("meter_provider"), kwargs.get("providers"), kwargs.get("exclude_providers")
+        )
+        # Post-import hooks cannot be removed; a generation tells stale ones to do nothing.
+        type(self)._hooks_generation += 1
+        self._patched = []
+        for target in self.targets:
+            hook = functools.partial(self._patch, target, recorder, self._hooks_generation)
+            register_post_import_hook(hook, target.module)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        type(self)._hooks_generation += 1
+        for owner, attribute in self._patched:
+            unwrap(owner, attribute)
+        self._patched = []
+
+    def _patch(
+        self, target: PatchTarget, recorder: Recorder, generation: int, module: ModuleType
+    ) -> None:
+        if generation != self._hooks_generation:
+            return
+        try:
+            owner, attribute, _ = resolve_path(module, target.name)
+            wrap_function_wrapper(module, target.name, target.wrapper(recorder))
+        except (AttributeError, ImportError):
+            _logger.debug(
+                "%s has no %s in this release: not instrumented", target.module, target.name
+            )
+            return
+        self._patched.append((owner, attribute))
