@@ -6,11 +6,14 @@ inside an ``AgentSession``, on every livekit-agents release.  Wrapping
 ``EventEmitter.emit`` is the one patch point that sees them all; the wrapper
 returns at once for every other event.
 
-Adapters (``FallbackAdapter``, ``StreamAdapter``) re-emit the event of the
-component they wrap from inside that component's ``emit`` call.  The event is
-recorded by the outermost emit, the component that produced it, and its
-nested re-emits are skipped, so each usage is counted once and attributed to
-the provider that served it.
+Each usage is counted once, for the component that served it:
+
+- adapters (``FallbackAdapter``, ``StreamAdapter``) re-emit the event of the
+  component they wrap from inside that component's ``emit`` call; the
+  outermost emit records it and the nested re-emits are skipped;
+- an adapter's own events are never recorded: in livekit-agents 1.0.x a
+  ``FallbackAdapter`` stream emits a second, adapter-level copy of the usage
+  that its child already emitted.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ _events_in_flight: ContextVar[tuple[int, ...]] = ContextVar(
 
 def instrument(recorder: Recorder) -> None:
     """Patch ``rtc.EventEmitter.emit``."""
-    wrap_function_wrapper(_MODULE, "EventEmitter.emit", _emit_wrapper(recorder))
+    wrap_function_wrapper(_MODULE, "EventEmitter.emit", _emit_wrapper(recorder, _adapters()))
 
 
 def uninstrument() -> None:
@@ -44,13 +47,24 @@ def uninstrument() -> None:
     unwrap(EventEmitter, "emit")
 
 
-def _emit_wrapper(recorder: Recorder) -> Callable[..., Any]:
+def _adapters() -> tuple[type, ...]:
+    from livekit.agents import llm, stt, tts
+
+    candidates = (
+        getattr(module, name, None)
+        for module in (llm, stt, tts)
+        for name in ("FallbackAdapter", "StreamAdapter")
+    )
+    return tuple(c for c in candidates if isinstance(c, type))
+
+
+def _emit_wrapper(recorder: Recorder, adapters: tuple[type, ...]) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], emitter: Any, args: Any, kwargs: Any) -> Any:
         if len(args) < 2 or args[0] != _EVENT or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         in_flight = _events_in_flight.get()
         event_id = id(args[1])
-        if event_id in in_flight:  # an adapter re-emitting its component's event
+        if event_id in in_flight or isinstance(emitter, adapters):
             return wrapped(*args, **kwargs)
         record_usage(recorder, emitter, args[1])
         token = _events_in_flight.set((*in_flight, event_id))

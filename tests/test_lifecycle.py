@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from livekit.agents.utils.connection_pool import ConnectionPool
+from livekit.agents.voice.agent_session import AgentSession
 from livekit.rtc.event_emitter import EventEmitter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -15,7 +16,12 @@ from .metric_points import points
 from .pool_components import WebsocketTTS
 
 ACQUIRE = "lk.agents.connection.acquire_time"
-PATCHED = ((ConnectionPool, "get"), (ConnectionPool, "_connect"), (EventEmitter, "emit"))
+PATCHED = (
+    (ConnectionPool, "get"),
+    (ConnectionPool, "_connect"),
+    (EventEmitter, "emit"),
+    (AgentSession, "start"),
+)
 
 
 def originals() -> dict[tuple[type, str], object]:

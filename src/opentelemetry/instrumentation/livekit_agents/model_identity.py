@@ -51,6 +51,28 @@ def identify(component: object) -> ModelIdentity:
         return UNKNOWN_IDENTITY
 
 
+def with_metadata(identity: ModelIdentity, metadata: object) -> ModelIdentity:
+    """``identity`` with the unknowns filled from the framework's own metadata.
+
+    ``metadata`` is a ``Metadata`` model (metrics events, 1.2.12+) or a
+    ``MetricsMetadata`` dict (turn reports, 1.5.2+), or None.
+    """
+    if metadata is None:
+        return identity
+
+    def field(name: str) -> str | None:
+        value = metadata.get(name) if isinstance(metadata, dict) else getattr(metadata, name, None)
+        return bounded(value)
+
+    model = identity.model_name
+    provider = identity.model_provider
+    if model == UNKNOWN:
+        model = field("model_name") or model
+    if provider == UNKNOWN:
+        provider = field("model_provider") or provider
+    return ModelIdentity(model, provider, identity.provider_key)
+
+
 def identify_module(module: str) -> ModelIdentity:
     """The identity of code that belongs to no component object, by its module."""
     plugin = plugin_name(module)

@@ -9,17 +9,14 @@ framework's own counters; odd amounts are dropped by the recorder.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable
 
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
     ModelIdentity,
-    bounded,
     identify,
+    with_metadata,
 )
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, never_raises
-
-_logger = logging.getLogger(__name__)
 
 CHAT = "chat"
 GENERATE_CONTENT = "generate_content"
@@ -70,15 +67,7 @@ def metrics_identity(emitter: object, metrics: object) -> ModelIdentity:
     """The emitting component's identity, completed by the event's own metadata."""
     # A realtime session emits for its model, which holds the model/provider.
     component = getattr(emitter, "_realtime_model", None) or emitter
-    identity = identify(component)
-    metadata = getattr(metrics, "metadata", None)  # livekit-agents 1.2.12+
-    model = identity.model_name
-    provider = identity.model_provider
-    if model == "unknown":
-        model = bounded(getattr(metadata, "model_name", None)) or model
-    if provider == "unknown":
-        provider = bounded(getattr(metadata, "model_provider", None)) or provider
-    return ModelIdentity(model, provider, identity.provider_key)
+    return with_metadata(identify(component), getattr(metrics, "metadata", None))
 
 
 def gen_ai_provider_name(identity: ModelIdentity) -> str:

@@ -1,0 +1,166 @@
+"""Turn latencies of one ``AgentSession``, recorded as each turn ends.
+
+From livekit-agents 1.3.1 the framework writes a ``MetricsReport`` on every
+``ChatMessage`` before it fires ``"conversation_item_added"``; each user and
+assistant message is read then.  Before 1.3.1 there is no report, and the same
+quantities are assembled from what the framework does emit:
+
+- user turn: the ``EOUMetrics`` delays (end of utterance, transcription,
+  ``on_user_turn_completed``);
+- agent reply: the first LLM ``ttft`` and the first TTS ``ttfb`` reported for
+  the reply's ``speech_id``;
+- end to end: from the end of the user's speech (``EOUMetrics``' timestamp
+  less its delays) to the agent entering the ``"speaking"`` state, which the
+  framework enters when the first audio frame is forwarded.  A reply that is
+  interrupted before its audio, or that follows no user turn (a greeting,
+  ``say()``), gets no end-to-end point.
+
+Each point is keyed by the model of the component that produced it (LLM for
+end to end and TTFT, TTS for TTFB, STT for the user-turn delays).
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections import OrderedDict
+from typing import Any, Callable
+
+from opentelemetry.metrics import Histogram
+
+from opentelemetry.instrumentation.livekit_agents.model_identity import (
+    ModelIdentity,
+    identify,
+    with_metadata,
+)
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, never_raises
+
+_SEEN_SPEECHES = 64
+"""Speech ids remembered per session to keep one TTFT/TTFB point per reply."""
+
+
+class TurnTracker:
+    """Listens to one session's events and records its turn latencies."""
+
+    def __init__(self, recorder: Recorder, session: Any, reports: bool) -> None:
+        self._recorder = recorder
+        # The session holds the handlers, the handlers hold this tracker: no
+        # reference from the instrumentation keeps a session alive.
+        if reports:
+            self._handlers: dict[str, Callable[[Any], None]] = {
+                "conversation_item_added": self._on_item_added,
+            }
+        else:
+            self._handlers = {
+                "metrics_collected": self._on_metrics,
+                "agent_state_changed": self._on_agent_state,
+            }
+        self._session = weakref.ref(session)
+        self._user_stopped_at: float | None = None
+        self._ttft_seen: OrderedDict[str, None] = OrderedDict()
+        self._ttfb_seen: OrderedDict[str, None] = OrderedDict()
+
+    def attach(self, session: Any) -> None:
+        """Subscribe to the session's events."""
+        for event, handler in self._handlers.items():
+            session.on(event, handler)
+
+    def detach(self, session: Any) -> None:
+        """Unsubscribe; the session then runs as if never instrumented."""
+        for event, handler in self._handlers.items():
+            session.off(event, handler)
+
+    # -- 1.3.1+: the framework's MetricsReport -------------------------------------------
+
+    @never_raises
+    def _on_item_added(self, event: Any) -> None:
+        item: Any = getattr(event, "item", None)
+        if getattr(item, "type", None) != "message":
+            return  # handoffs, function calls
+        report = getattr(item, "metrics", None)
+        if not isinstance(report, dict) or not report:
+            return
+        if item.role == "user":
+            stt = with_metadata(self._component("stt"), report.get("stt_metadata"))
+            self._record_user_turn(
+                stt,
+                report.get("transcription_delay"),
+                report.get("end_of_turn_delay"),
+                report.get("on_user_turn_completed_delay"),
+            )
+        elif item.role == "assistant":
+            instruments = self._recorder.instruments
+            llm = with_metadata(self._component("llm"), report.get("llm_metadata"))
+            tts = with_metadata(self._component("tts"), report.get("tts_metadata"))
+            self._record(instruments.turn_e2e_latency, report.get("e2e_latency"), llm)
+            self._record(instruments.turn_llm_ttft, report.get("llm_node_ttft"), llm)
+            self._record(instruments.turn_tts_ttfb, report.get("tts_node_ttfb"), tts)
+
+    # -- before 1.3.1: EOU, LLM and TTS metrics, and the agent state -----------------
+
+    @never_raises
+    def _on_metrics(self, event: Any) -> None:
+        metrics = getattr(event, "metrics", None)
+        kind = type(metrics).__name__
+        if kind == "EOUMetrics":
+            self._on_end_of_utterance(metrics)
+        elif kind == "LLMMetrics":
+            self._first_per_speech(metrics, "ttft", self._ttft_seen, "llm")
+        elif kind == "TTSMetrics":
+            self._first_per_speech(metrics, "ttfb", self._ttfb_seen, "tts")
+
+    def _on_end_of_utterance(self, metrics: Any) -> None:
+        self._record_user_turn(
+            self._component("stt"),
+            metrics.transcription_delay,
+            metrics.end_of_utterance_delay,
+            metrics.on_user_turn_completed_delay,
+        )
+        # The end of speech was end_of_utterance_delay before the turn was
+        # detected, and the event is stamped after on_user_turn_completed ran.
+        self._user_stopped_at = (
+            metrics.timestamp
+            - metrics.on_user_turn_completed_delay
+            - metrics.end_of_utterance_delay
+        )
+
+    def _first_per_speech(
+        self, metrics: Any, field: str, seen: OrderedDict[str, None], component: str
+    ) -> None:
+        speech_id = getattr(metrics, "speech_id", None)
+        if not speech_id or speech_id in seen:
+            return  # not part of a reply, or not the reply's first request
+        seen[speech_id] = None
+        if len(seen) > _SEEN_SPEECHES:
+            seen.popitem(last=False)
+        instruments = self._recorder.instruments
+        histogram = instruments.turn_llm_ttft if component == "llm" else instruments.turn_tts_ttfb
+        self._record(histogram, getattr(metrics, field, None), self._component(component))
+
+    @never_raises
+    def _on_agent_state(self, event: Any) -> None:
+        if getattr(event, "new_state", None) != "speaking" or self._user_stopped_at is None:
+            return
+        e2e = time.time() - self._user_stopped_at
+        self._user_stopped_at = None
+        self._record(self._recorder.instruments.turn_e2e_latency, e2e, self._component("llm"))
+
+    # -- shared ------------------------------------------------------------------------
+
+    def _record_user_turn(
+        self, stt: ModelIdentity, transcription: object, end_of_turn: object, callback: object
+    ) -> None:
+        instruments = self._recorder.instruments
+        self._record(instruments.turn_transcription_delay, transcription, stt)
+        self._record(instruments.turn_end_of_turn_delay, end_of_turn, stt)
+        self._record(instruments.turn_on_user_turn_completed_delay, callback, stt)
+
+    def _component(self, name: str) -> ModelIdentity:
+        """The identity of the session's current STT, LLM or TTS (after handoffs too)."""
+        session = self._session()
+        activity = getattr(session, "_activity", None)
+        return identify(getattr(activity, name, None) or getattr(session, name, None))
+
+    def _record(self, histogram: Histogram, value: object, identity: ModelIdentity) -> None:
+        if value is not None and self._recorder.switch.allows(identity.provider_key):
+            self._recorder.record_seconds(histogram, value, identity.attributes())

@@ -1,0 +1,324 @@
+"""The simulation drives a real AgentSession and the framework reports what was scripted.
+
+Every assertion compares a value measured by livekit-agents itself (its
+``metrics_collected`` events and, from 1.3.1, ``ChatMessage.metrics``) with the
+delays and usage scripted in the simulated components, within 50 ms for delays
+and exactly for usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pytest
+
+pytest.importorskip("livekit.agents")
+
+from livekit import rtc
+from livekit.agents import Agent, AgentSession, llm
+from livekit.agents.metrics import EOUMetrics, LLMMetrics, STTMetrics, TTSMetrics
+
+from opentelemetry.instrumentation.livekit_agents import simulation as sim
+
+TOLERANCE = 0.05
+MIN_ENDPOINTING_DELAY = 0.2
+MIN_INTERRUPTION_DURATION = 0.3
+HAS_METRICS_REPORT = "metrics" in getattr(llm.ChatMessage, "model_fields", {})
+T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_gc() -> Iterator[None]:
+    """Freeze the imported heap: a full collection of livekit's modules takes ~0.2 s
+    and would land inside a scripted delay at random."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@dataclass
+class Observed:
+    """The session's own events, as a dashboard would receive them."""
+
+    metrics: list[Any] = field(default_factory=list)
+    messages: list[Any] = field(default_factory=list)
+
+    def of(self, kind: type[T]) -> list[T]:
+        return [m for m in self.metrics if isinstance(m, kind)]
+
+    def for_speech(self, kind: type[T], speech_id: str | None) -> T:
+        found = [m for m in self.of(kind) if getattr(m, "speech_id", None) == speech_id]
+        assert len(found) == 1, f"{kind.__name__} for {speech_id}: {found}"
+        return found[0]
+
+    def message(self, role: str, text: str) -> Any:
+        found = [m for m in self.messages if m.role == role and m.text_content == text]
+        assert len(found) == 1, f"{role} message {text!r}: {self.messages}"
+        return found[0]
+
+
+@dataclass
+class Simulation:
+    session: AgentSession[Any]
+    stt: sim.SimulatedSTT
+    llm: sim.SimulatedLLM
+    tts: sim.SimulatedTTS
+    output: sim.SimulatedAudioOutput
+    observed: Observed
+
+
+def _new_simulation() -> Simulation:
+    parts = (
+        sim.SimulatedSTT("sim-provider", "stt-model"),
+        sim.SimulatedLLM("sim-provider", "llm-model"),
+        sim.SimulatedTTS("sim-provider", "tts-model"),
+    )
+    session = AgentSession(
+        stt=parts[0],
+        llm=parts[1],
+        tts=parts[2],
+        vad=sim.SimulatedVAD(min_silence_duration=0.15),
+        **sim.session_options(
+            min_endpointing_delay=MIN_ENDPOINTING_DELAY,
+            min_interruption_duration=MIN_INTERRUPTION_DURATION,
+        ),
+    )
+    output = sim.SimulatedAudioOutput()
+    session.input.audio = sim.SimulatedAudioInput()
+    session.output.audio = output
+    observed = Observed()
+
+    def on_item(ev: Any) -> None:
+        if getattr(ev.item, "type", "message") == "message":
+            observed.messages.append(ev.item)
+
+    # the base EventEmitter.on: AgentSession.on warns about metrics_collected from 1.5
+    def on_metrics(ev: Any) -> None:
+        observed.metrics.append(ev.metrics)
+
+    emitter: Any = session
+    rtc.EventEmitter.on(emitter, "metrics_collected", on_metrics)
+    rtc.EventEmitter.on(emitter, "conversation_item_added", on_item)
+    return Simulation(session, *parts, output=output, observed=observed)
+
+
+def _run(scenario: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(asyncio.wait_for(scenario, timeout=60))
+
+
+async def _started() -> Simulation:
+    s = _new_simulation()
+    await s.session.start(Agent(instructions="You are a scripted test agent."))
+    return s
+
+
+def _close(expected: float, actual: float | None, what: str) -> None:
+    assert actual is not None, f"{what} is missing"
+    assert abs(actual - expected) <= TOLERANCE, f"{what}: {actual:.3f}s, scripted {expected:.3f}s"
+
+
+def _eou_delay(turn: sim.UserTurn) -> float:
+    # endpointing waits for the transcript, and at least the minimum delay
+    return max(MIN_ENDPOINTING_DELAY, turn.transcription_delay)
+
+
+def _e2e(turn: sim.UserTurn) -> float:
+    assert turn.reply is not None
+    return _eou_delay(turn) + turn.reply.llm_ttft + turn.reply.tts_ttfb
+
+
+TURNS = [
+    sim.UserTurn(
+        "Hello there.",
+        speech_duration=0.4,
+        transcription_delay=0.05,
+        reply=sim.AgentReply(
+            "Hi, how can I help?",
+            llm_ttft=0.1,
+            tts_ttfb=0.15,
+            prompt_tokens=31,
+            completion_tokens=6,
+        ),
+    ),
+    sim.UserTurn(
+        "What time is it?",
+        speech_duration=0.6,
+        transcription_delay=0.25,
+        reply=sim.AgentReply(
+            "It is noon.",
+            llm_ttft=0.3,
+            tts_ttfb=0.05,
+            prompt_tokens=52,
+            completion_tokens=4,
+            audio_duration=0.7,
+        ),
+    ),
+    sim.UserTurn(
+        "Thanks a lot.",
+        speech_duration=0.5,
+        transcription_delay=0.4,
+        reply=sim.AgentReply(
+            "You are welcome.", llm_ttft=0.2, tts_ttfb=0.3, prompt_tokens=73, completion_tokens=5
+        ),
+    ),
+]
+
+
+def test_scripted_turns_are_reported_by_the_framework() -> None:
+    async def scenario() -> tuple[Simulation, list[sim.TurnRecord]]:
+        s = await _started()
+        records = await sim.run_conversation(s.session, TURNS)
+        await asyncio.sleep(0.1)
+        await s.session.aclose()
+        return s, records
+
+    s, records = _run(scenario())
+    assert len({r.speech_id for r in records}) == len(TURNS)
+    for record in records:
+        _check_turn(s, record)
+    stt_audio = [m.audio_duration for m in s.observed.of(STTMetrics)]
+    assert stt_audio == pytest.approx([t.speech_duration for t in TURNS], abs=1e-6)
+
+
+def _check_turn(s: Simulation, record: sim.TurnRecord) -> None:
+    turn, reply, observed = record.turn, record.turn.reply, s.observed
+    assert reply is not None
+    eou = observed.for_speech(EOUMetrics, record.speech_id)
+    _close(turn.transcription_delay, eou.transcription_delay, "EOU transcription_delay")
+    _close(_eou_delay(turn), eou.end_of_utterance_delay, "EOU end_of_utterance_delay")
+
+    llm_m = observed.for_speech(LLMMetrics, record.speech_id)
+    _close(reply.llm_ttft, llm_m.ttft, "LLM ttft")
+    completion = reply.completion_tokens
+    if completion is None:
+        completion = len(reply.text.split())  # the documented default
+    assert (llm_m.prompt_tokens, llm_m.completion_tokens) == (reply.prompt_tokens, completion)
+    assert llm_m.total_tokens == reply.prompt_tokens + completion
+
+    tts_m = observed.for_speech(TTSMetrics, record.speech_id)
+    _close(reply.tts_ttfb, tts_m.ttfb, "TTS ttfb")
+    assert tts_m.characters_count == len(reply.text)
+    audio = s.tts.audio_duration_for(reply.text, reply.audio_duration)
+    assert tts_m.audio_duration == pytest.approx(audio, abs=1e-6)
+    if reply.audio_duration is not None:
+        assert audio == pytest.approx(reply.audio_duration, abs=1e-6)
+
+    _check_metadata(llm_m, tts_m)
+    _check_playback(record, audio)
+    if HAS_METRICS_REPORT:
+        _check_report(s, record)
+
+
+def _check_metadata(llm_m: LLMMetrics, tts_m: TTSMetrics) -> None:
+    # Any: the metadata field exists from 1.2.12 only
+    llm_meta: Any = getattr(llm_m, "metadata", None)
+    tts_meta: Any = getattr(tts_m, "metadata", None)
+    if llm_meta is None:
+        return
+    assert (llm_meta.model_name, llm_meta.model_provider) == ("llm-model", "sim-provider")
+    assert (tts_meta.model_name, tts_meta.model_provider) == ("tts-model", "sim-provider")
+
+
+def _check_playback(record: sim.TurnRecord, audio: float) -> None:
+    playback = record.playback
+    assert playback is not None and not record.interrupted
+    assert not playback.interrupted
+    # the framework may pad a segment's end (1.8 adds a 10 ms end marker)
+    _close(audio, playback.playback_position, "played audio")
+    _close(_e2e(record.turn), playback.started_at - record.speech_ended_at, "observed e2e")
+    assert playback.finished_at is not None
+    _close(audio, playback.finished_at - playback.started_at, "playback duration")
+
+
+def _check_report(s: Simulation, record: sim.TurnRecord) -> None:
+    turn, reply = record.turn, record.turn.reply
+    assert reply is not None
+    user = s.observed.message("user", turn.transcript).metrics
+    _close(turn.transcription_delay, user.get("transcription_delay"), "report transcription_delay")
+    _close(_eou_delay(turn), user.get("end_of_turn_delay"), "report end_of_turn_delay")
+    _close(record.speech_ended_at, user.get("stopped_speaking_at"), "report stopped_speaking_at")
+
+    agent = s.observed.message("assistant", reply.text).metrics
+    _close(reply.llm_ttft, agent.get("llm_node_ttft"), "report llm_node_ttft")
+    # tts_node_ttfb is pipeline-level on 1.3-1.4 (it may include waiting for the
+    # LLM's first sentence) and close to the TTS's own first byte on 1.8
+    tts_node_ttfb = agent.get("tts_node_ttfb")
+    assert tts_node_ttfb is not None, "report tts_node_ttfb is missing"
+    pipeline_ttfb = reply.llm_ttft + reply.tts_ttfb
+    assert reply.tts_ttfb - TOLERANCE <= tts_node_ttfb <= pipeline_ttfb + TOLERANCE
+    _close(_e2e(turn), agent.get("e2e_latency"), "report e2e_latency")
+    assert record.playback is not None
+    started = agent.get("started_speaking_at")
+    _close(record.playback.started_at, started, "report started_speaking_at")
+
+
+def test_greeting_without_user_turn() -> None:
+    async def scenario() -> tuple[Simulation, list[sim.TurnRecord]]:
+        s = await _started()
+        s.tts.push_response(ttfb=0.12)
+        await s.session.say("Welcome to the test.")
+        s.llm.push_response("Hello, nice to meet you.", ttft=0.25, prompt_tokens=11)
+        s.tts.push_response(ttfb=0.2)
+        await s.session.generate_reply(instructions="Greet the user.")
+        records = await sim.run_conversation(s.session, TURNS[:1])
+        await asyncio.sleep(0.1)
+        await s.session.aclose()
+        return s, records
+
+    s, records = _run(scenario())
+    say_tts, greet_tts, _ = s.observed.of(TTSMetrics)
+    _close(0.12, say_tts.ttfb, "say TTS ttfb")
+    assert say_tts.characters_count == len("Welcome to the test.")
+    _close(0.2, greet_tts.ttfb, "greeting TTS ttfb")
+    greet_llm = s.observed.of(LLMMetrics)[0]
+    _close(0.25, greet_llm.ttft, "greeting LLM ttft")
+    assert (greet_llm.prompt_tokens, greet_llm.completion_tokens) == (11, 5)
+    assert greet_llm.speech_id == greet_tts.speech_id is not None
+    # no user turn: no EOU for the greetings, and the following turn is unaffected
+    assert len(s.observed.of(EOUMetrics)) == 1
+    _check_turn(s, records[0])
+    if HAS_METRICS_REPORT:
+        say = s.observed.message("assistant", "Welcome to the test.").metrics
+        assert "e2e_latency" not in say
+        _close(
+            0.25,
+            s.observed.message("assistant", "Hello, nice to meet you.").metrics.get(
+                "llm_node_ttft"
+            ),
+            "greeting llm_node_ttft",
+        )
+
+
+def test_barge_in_interrupts_the_reply() -> None:
+    long_reply = sim.AgentReply("Let me tell you a long story.", audio_duration=2.0)
+    turns = [
+        sim.UserTurn("Tell me a story.", transcription_delay=0.1, reply=long_reply),
+        sim.UserTurn(
+            "Stop, please.",
+            speech_duration=0.6,
+            transcription_delay=0.1,
+            barge_in_after=0.5,
+            reply=sim.AgentReply("Okay, stopping."),
+        ),
+    ]
+
+    async def scenario() -> tuple[Simulation, list[sim.TurnRecord]]:
+        s = await _started()
+        records = await sim.run_conversation(s.session, turns)
+        await asyncio.sleep(0.1)
+        await s.session.aclose()
+        return s, records
+
+    s, (first, second) = _run(scenario())
+    assert first.interrupted and first.playback is not None and first.playback.interrupted
+    # the VAD interrupts once the barge-in has lasted min_interruption_duration
+    _close(0.5 + MIN_INTERRUPTION_DURATION, first.playback.playback_position, "interrupted at")
+    assert not second.interrupted
+    _check_turn(s, second)
+    if HAS_METRICS_REPORT:
+        assert s.observed.message("assistant", long_reply.text).interrupted
