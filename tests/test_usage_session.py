@@ -166,3 +166,47 @@ async def test_fallback_adapter_counts_once_for_the_serving_provider(
     assert totals(reader, "llm_output_tokens") == {
         ("backupco", "llm-backup"): summed(seen, "LLMMetrics", "completion_tokens")
     }
+
+
+@pytest.mark.usefixtures("instrumented")
+async def test_concurrent_sessions_each_count_their_own(reader: InMemoryMetricReader) -> None:
+    async def converse(prefix: str, prompt_tokens: int) -> Any:
+        s = await started(prefix)
+        reply = sim.AgentReply("Fine.", prompt_tokens=prompt_tokens)
+        await sim.run_conversation(s.session, [sim.UserTurn("Hi.", reply=reply)] * 2)
+        await asyncio.sleep(0.1)
+        await s.session.aclose()
+        return s
+
+    sessions = await asyncio.gather(converse("one-", 11), converse("two-", 29))
+    inputs = totals(reader, "llm_input_tokens")
+    characters = totals(reader, "tts_characters")
+    for s, prefix in zip(sessions, ("one-", "two-")):
+        seen = s.observed.metrics
+        assert inputs[("llmco", f"{prefix}llm-a")] == summed(seen, "LLMMetrics", "prompt_tokens")
+        assert characters[("ttsco", f"{prefix}tts-a")] == summed(
+            seen, "TTSMetrics", "characters_count"
+        )
+    assert inputs == {("llmco", "one-llm-a"): 22, ("llmco", "two-llm-a"): 58}
+
+
+async def test_switched_off_provider_counts_nothing(
+    meter_provider: Any, reader: InMemoryMetricReader
+) -> None:
+    from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+
+    AgentsInstrumentor().instrument(meter_provider=meter_provider, exclude_providers=["llmco"])
+    try:
+        tts = sim.SimulatedTTS("ttsco", "tts-on")
+        chat = sim.SimulatedLLM("llmco", "llm-off")
+        await collect_stream(tts.synthesize("Still counted."))
+        chat_ctx = llm.ChatContext()
+        chat_ctx.add_message(role="user", content="Hi")
+        await collect_stream(chat.chat(chat_ctx=chat_ctx))
+        await asyncio.sleep(0.1)
+    finally:
+        AgentsInstrumentor().uninstrument()
+
+    assert totals(reader, "tts_characters") == {("ttsco", "tts-on"): len("Still counted.")}
+    assert totals(reader, "llm_input_tokens") == {}
+    assert points(reader, "gen_ai.client.operation.duration") == []
