@@ -45,6 +45,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from opentelemetry.instrumentation.livekit_agents.instrumentors import (
     component_metrics,
     connection_pool,
+    native_metrics,
     session,
 )
 from opentelemetry.instrumentation.livekit_agents.package import _instruments
@@ -80,6 +81,7 @@ class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         )
         for aspect in _ASPECTS:
             aspect.instrument(recorder)
+        native_metrics.instrument(kwargs.get("meter_provider"))
         self._providers = []
         for provider in installed_providers():
             if recorder.switch.allows(provider.provider):
@@ -90,6 +92,7 @@ class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for provider in self._providers:
             provider.uninstrument()
         self._providers = []
+        native_metrics.uninstrument()
         for aspect in reversed(_ASPECTS):
             aspect.uninstrument()
 

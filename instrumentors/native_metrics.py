@@ -1,0 +1,60 @@
+"""Keeps the framework's own metrics (livekit-agents 1.5.2+) from counting twice.
+
+livekit-agents 1.5.2 records the same ``lk.agents.*`` (and, from 1.8.0,
+``gen_ai.client.*``) metrics through the global MeterProvider: usage in
+``otel_metrics.collect_usage`` for every component event, turn latencies in
+``otel_metrics.flush_turn_metrics`` at job end.  When this package records
+into that same provider, both functions are suspended while instrumented, so
+each measurement reaches the provider once; ``uninstrument()`` restores them.
+When the package has a MeterProvider of its own, the framework's recording
+into the global one is left alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any, Callable
+
+from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.metrics import MeterProvider, get_meter_provider
+from wrapt import wrap_function_wrapper
+
+_logger = logging.getLogger(__name__)
+
+_MODULE = "livekit.agents.telemetry.otel_metrics"
+_SUPPRESSED = ("collect_usage", "flush_turn_metrics")
+
+_suspended_names: list[str] = []
+
+
+def shares_framework_provider(meter_provider: MeterProvider | None) -> bool:
+    """True when this package records where the framework's own metrics go."""
+    return meter_provider is None or meter_provider is get_meter_provider()
+
+
+def instrument(meter_provider: MeterProvider | None) -> None:
+    """Suspend the framework's recording when it shares our MeterProvider."""
+    if not shares_framework_provider(meter_provider):
+        return
+    try:
+        module = importlib.import_module(_MODULE)
+    except ImportError:  # before 1.5.2 the framework records no metrics
+        return
+    for name in _SUPPRESSED:
+        if hasattr(module, name):
+            wrap_function_wrapper(module, name, _suspended)
+            _suspended_names.append(name)
+
+
+def uninstrument() -> None:
+    """Restore the framework's recording."""
+    if _suspended_names:
+        module = importlib.import_module(_MODULE)
+        for name in _suspended_names:
+            unwrap(module, name)
+        _suspended_names.clear()
+
+
+def _suspended(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> None:
+    _logger.debug("%s: recorded by opentelemetry-instrumentation-livekit-agents", wrapped)

@@ -1,0 +1,51 @@
+"""Each measurement reaches each MeterProvider once, beside the framework's own metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+otel_metrics = pytest.importorskip(
+    "livekit.agents.telemetry.otel_metrics",
+    reason="the framework records its own metrics from livekit-agents 1.5.2 only",
+)
+
+SCRIPT = Path(__file__).parent / "scripts" / "coexistence.py"
+OURS = "opentelemetry.instrumentation.livekit_agents"
+FRAMEWORK = "livekit-agents"
+SHARED_NAMES = ("lk.agents.usage.llm_input_tokens", "lk.agents.usage.tts_characters")
+
+
+def run(mode: str) -> dict[str, Any]:
+    # a subprocess: the global MeterProvider can be set only once per process
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), mode], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_shared_provider_gets_each_measurement_once() -> None:
+    result = run("shared")
+    truth, recorded = result["truth"], result["during"]["global"]
+    for name in SHARED_NAMES:
+        assert recorded[OURS][name] == truth[name]
+        assert name not in recorded.get(FRAMEWORK, {}), "the framework's copy is suspended"
+    (e2e_scopes,) = [s for s, found in recorded.items() if "lk.agents.turn.e2e_latency" in found]
+    assert e2e_scopes == OURS
+    assert result["restored"], "uninstrument() gives the framework its recording back"
+
+
+def test_separate_provider_leaves_the_framework_alone() -> None:
+    result = run("separate")
+    truth, during = result["truth"], result["during"]
+    for name in SHARED_NAMES:
+        assert during["own"][OURS][name] == truth[name]
+        assert during["global"][FRAMEWORK][name] == truth[name]
+        assert OURS not in during["global"]
