@@ -1,34 +1,33 @@
-"""Deepgram: the streaming STT's websocket, which opens without a pool.
+"""Deepgram: the streaming STT websockets, which open without a pool.
 
 The TTS keeps its websockets in a ``ConnectionPool``, timed by the framework
-aspect.  Usage: ``DeepgramInstrumentor().instrument()``, or entry point
-``livekit_agents_deepgram``.
+aspect.  Usage::
+
+    from opentelemetry.instrumentation.livekit_agents.instrumentors.deepgram import (
+        DeepgramInstrumentor,
+    )
+
+    DeepgramInstrumentor().instrument()
+
+or entry point ``livekit_agents_deepgram`` (``AgentsInstrumentor`` runs it).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from opentelemetry.instrumentation.livekit_agents.acquisition import Wrapper, acquire_wrapper
-from opentelemetry.instrumentation.livekit_agents.model_identity import identify
 from opentelemetry.instrumentation.livekit_agents.provider_instrumentor import (
     PatchTarget,
     ProviderInstrumentor,
+    timed_connect,
 )
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
-
-def _stream_connect(recorder: Recorder) -> Wrapper:
-    def stt_of(stream: Any) -> Any:
-        return identify(getattr(stream, "_stt", stream))
-
-    return acquire_wrapper(recorder, stt_of, may_reuse=False)
+_STREAM = timed_connect("_stt")
 
 
 class DeepgramInstrumentor(ProviderInstrumentor):
-    """Times the deepgram STT's websocket connections."""
+    """Times the deepgram STT's websocket connections (v1 and, from 1.2, v2/Flux)."""
 
     provider = "deepgram"
     targets = (
-        PatchTarget("livekit.plugins.deepgram.stt", "SpeechStream._connect_ws", _stream_connect),
+        PatchTarget("livekit.plugins.deepgram.stt", "SpeechStream._connect_ws", _STREAM),
+        PatchTarget("livekit.plugins.deepgram.stt_v2", "SpeechStreamv2._connect_ws", _STREAM),
     )

@@ -38,7 +38,8 @@ def instrumented(meter_provider: MeterProvider) -> Iterator[AgentsInstrumentor]:
 class WebsocketServer:
     """An aiohttp websocket server whose handshake waits ``/delay/<ms>``.
 
-    ``/status/<code>`` refuses the handshake with that HTTP status.
+    ``/status/<code>`` refuses the handshake with that HTTP status.  Both also
+    answer below their path, where plugins append their own (``/v1/listen``).
     """
 
     def __init__(self) -> None:
@@ -48,8 +49,9 @@ class WebsocketServer:
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_get("/delay/{ms}", self._delayed)
-        app.router.add_get("/status/{code}", self._refuse)
+        for route, handler in (("/delay/{ms}", self._delayed), ("/status/{code}", self._refuse)):
+            app.router.add_get(route, handler)
+            app.router.add_get(route + "/{tail:.*}", handler)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)

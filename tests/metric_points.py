@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Metric, MetricsData
@@ -28,3 +30,16 @@ def points(reader: InMemoryMetricReader, name: str) -> list[Any]:
 
 def attrs(point: Any) -> dict[str, Any]:
     return dict(point.attributes or {})
+
+
+async def wait_for_points(
+    reader: InMemoryMetricReader, name: str, timeout: float = 5.0
+) -> list[Any]:
+    """The metric's data points once there are some, or [] after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = points(reader, name)
+        if found:
+            return found
+        await asyncio.sleep(0.01)
+    return []

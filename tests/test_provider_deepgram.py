@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import aiohttp
@@ -14,30 +13,20 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 
 from .conftest import WebsocketServer
-from .metric_points import attrs, points
+from .metric_points import attrs, points, wait_for_points
 
 deepgram = pytest.importorskip("livekit.plugins.deepgram", reason="livekit-plugins-deepgram")
 
 ACQUIRE = "lk.agents.connection.acquire_time"
 
 
-async def wait_for_points(reader: InMemoryMetricReader, timeout: float = 5.0) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = points(reader, ACQUIRE)
-        if found:
-            return found
-        await asyncio.sleep(0.01)
-    return []
-
-
-async def open_stream(server: WebsocketServer, path: str) -> tuple[Any, aiohttp.ClientSession]:
+async def open_stream(ws_server: WebsocketServer, path: str) -> tuple[Any, aiohttp.ClientSession]:
     http = aiohttp.ClientSession()
     stt = deepgram.STT(
         api_key="test-key",
         model="nova-3",
         http_session=http,
-        base_url=f"http://127.0.0.1:{server.port}{path}",
+        base_url=f"http://127.0.0.1:{ws_server.port}{path}",
     )
     return stt.stream(), http
 
@@ -49,7 +38,7 @@ async def test_stt_websocket_is_timed(
     AgentsInstrumentor().instrument(meter_provider=meter_provider)
     try:
         stream, http = await open_stream(ws_server, "/delay/150")
-        (point,) = await wait_for_points(reader)
+        (point,) = await wait_for_points(reader, ACQUIRE)
         await stream.aclose()
         await http.close()
     finally:
@@ -71,7 +60,7 @@ async def test_refused_websocket_records_error(
     AgentsInstrumentor().instrument(meter_provider=meter_provider)
     try:
         stream, http = await open_stream(ws_server, "/status/401")
-        found = await wait_for_points(reader)
+        found = await wait_for_points(reader, ACQUIRE)
         await stream.aclose()
         await http.close()
     finally:

@@ -27,7 +27,8 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import register_post_import_hook, resolve_path, wrap_function_wrapper
 
-from opentelemetry.instrumentation.livekit_agents.acquisition import Wrapper
+from opentelemetry.instrumentation.livekit_agents.acquisition import Wrapper, acquire_wrapper
+from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity, identify
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
 _logger = logging.getLogger(__name__)
@@ -42,6 +43,26 @@ class PatchTarget:
     name: str
     """``SpeechStream._connect_ws``"""
     wrapper: Callable[[Recorder], Wrapper]
+
+
+def timed_connect(*owners: str, may_reuse: bool = False) -> Callable[[Recorder], Wrapper]:
+    """A ``PatchTarget`` wrapper factory timing a connect method of a stream or session.
+
+    The model is that of the first component found in the ``owners``
+    attributes (``_stt``, ``_realtime_model``...), else of the instance itself.
+    """
+
+    def identity_of(instance: Any) -> ModelIdentity:
+        for name in owners:
+            component = getattr(instance, name, None)
+            if component is not None:
+                return identify(component)
+        return identify(instance)
+
+    def factory(recorder: Recorder) -> Wrapper:
+        return acquire_wrapper(recorder, identity_of, may_reuse=may_reuse)
+
+    return factory
 
 
 class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -82,6 +103,9 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             return
         try:
             owner, attribute, _ = resolve_path(module, target.name)
+            if self._is_patched(owner, attribute):
+                # two module paths re-export one class (a plugin shim over core code)
+                return
             wrap_function_wrapper(module, target.name, target.wrapper(recorder))
         except (AttributeError, ImportError):
             _logger.debug(
@@ -89,3 +113,6 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             )
             return
         self._patched.append((owner, attribute))
+
+    def _is_patched(self, owner: Any, attribute: str) -> bool:
+        return any(o is owner and a == attribute for o, a in self._patched)

@@ -1,0 +1,125 @@
+"""The real cartesia plugin's websockets, against a server on loopback.
+
+The STT streams open their websockets themselves (timed by the cartesia
+instrumentor; the plugin has an STT from 1.1); the TTS takes them from a
+``ConnectionPool`` (timed by the framework aspect).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+
+from .conftest import WebsocketServer
+from .metric_points import attrs, wait_for_points
+
+cartesia = pytest.importorskip("livekit.plugins.cartesia", reason="livekit-plugins-cartesia")
+
+ACQUIRE = "lk.agents.connection.acquire_time"
+DELAY = 0.150
+# generous: on a loaded two-core runner the event loop can be late by a tenth of a second
+SLACK = 0.2
+HAS_STT = hasattr(cartesia, "STT")
+needs_stt = pytest.mark.skipif(
+    not HAS_STT,
+    reason="this livekit-plugins-cartesia (1.0.x) has no STT: nothing opens a websocket",
+)
+# from 1.5 the model picks the stream class: whisper models the legacy one, ink-2 turn detection
+HAS_STREAM_CLASSES = HAS_STT and hasattr(cartesia.stt, "AutoFinalizeRecognizeStream")
+
+
+async def stt_acquisitions(
+    ws_server: WebsocketServer, reader: InMemoryMetricReader, path: str, model: str
+) -> tuple[list[Any], str]:
+    """Open one real STT stream against ``path``; the acquire points and the stream class."""
+    async with aiohttp.ClientSession() as http:
+        stt = cartesia.STT(
+            model=model,
+            api_key="test-key",
+            http_session=http,
+            base_url=f"http://127.0.0.1:{ws_server.port}{path}",
+        )
+        stream = stt.stream()
+        try:
+            return await wait_for_points(reader, ACQUIRE), type(stream).__name__
+        finally:
+            await stream.aclose()
+            await stt.aclose()
+
+
+@needs_stt
+@pytest.mark.parametrize("model", ["ink-whisper", "ink-2"])
+async def test_stt_websocket_is_timed(
+    ws_server: WebsocketServer,
+    meter_provider: MeterProvider,
+    reader: InMemoryMetricReader,
+    model: str,
+) -> None:
+    if model == "ink-2" and not HAS_STREAM_CLASSES:
+        pytest.skip("ink-2 turn detection (AutoFinalizeRecognizeStream) arrives in 1.5")
+    AgentsInstrumentor().instrument(meter_provider=meter_provider)
+    try:
+        found, stream_class = await stt_acquisitions(
+            ws_server, reader, f"/delay/{int(DELAY * 1000)}", model
+        )
+    finally:
+        AgentsInstrumentor().uninstrument()
+
+    assert found, f"{stream_class} recorded its websocket"
+    if HAS_STREAM_CLASSES:
+        expected = {"ink-whisper": "LegacyRecognizeStream", "ink-2": "AutoFinalizeRecognizeStream"}
+        assert stream_class == expected[model]
+    (point,) = found
+    assert point.count == 1
+    assert DELAY <= point.sum < DELAY + SLACK
+    assert attrs(point)["model_name"] == model
+    assert attrs(point)["model_provider"].lower() == "cartesia"
+    assert attrs(point)["connection_reused"] == "false"
+    assert "error.type" not in attrs(point)
+
+
+@needs_stt
+async def test_refused_stt_websocket_records_error(
+    ws_server: WebsocketServer, meter_provider: MeterProvider, reader: InMemoryMetricReader
+) -> None:
+    AgentsInstrumentor().instrument(meter_provider=meter_provider)
+    try:
+        found, _ = await stt_acquisitions(ws_server, reader, "/status/401", "ink-whisper")
+    finally:
+        AgentsInstrumentor().uninstrument()
+    assert found, "the failed handshake is recorded"
+    assert all(attrs(p).get("error.type") for p in found)
+
+
+async def test_tts_pool_is_timed_once(
+    ws_server: WebsocketServer, meter_provider: MeterProvider, reader: InMemoryMetricReader
+) -> None:
+    AgentsInstrumentor().instrument(meter_provider=meter_provider)
+    try:
+        async with aiohttp.ClientSession() as http:
+            tts = cartesia.TTS(
+                model="sonic-2",
+                api_key="test-key",
+                http_session=http,
+                base_url=f"http://127.0.0.1:{ws_server.port}/delay/{int(DELAY * 1000)}",
+            )
+            stream = tts.stream()
+            stream.push_text("hello")
+            stream.flush()
+            found = await wait_for_points(reader, ACQUIRE)
+            await stream.aclose()
+            await tts.aclose()
+    finally:
+        AgentsInstrumentor().uninstrument()
+
+    (point,) = found
+    assert point.count == 1
+    assert DELAY <= point.sum < DELAY + SLACK
+    assert attrs(point)["model_name"] == "sonic-2"
+    assert attrs(point)["connection_reused"] == "false"
