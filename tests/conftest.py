@@ -4,6 +4,7 @@ a real websocket server on loopback."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -13,6 +14,16 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+
+
+@pytest.fixture
+def quiet_gc() -> Iterator[None]:
+    """A full collection of livekit's large heap pauses the loop ~0.2 s: keep it out of
+    timed intervals (``pytestmark = pytest.mark.usefixtures("quiet_gc")``)."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

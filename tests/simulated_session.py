@@ -8,28 +8,16 @@ the instrumentation's data points are checked against.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, llm
 
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
 
 HAS_METRICS_REPORT = "metrics" in getattr(llm.ChatMessage, "model_fields", {})  # 1.3.1+
-
-
-@pytest.fixture(autouse=True)
-def quiet_gc() -> Iterator[None]:
-    """A full collection of livekit's heap pauses the loop ~0.2 s: keep it out of delays."""
-    gc.collect()
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 @dataclass

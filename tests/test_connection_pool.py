@@ -16,6 +16,8 @@ from .conftest import WebsocketServer
 from .metric_points import attrs, points
 from .pool_components import WebsocketTTS
 
+pytestmark = pytest.mark.usefixtures("quiet_gc")
+
 ACQUIRE = "lk.agents.connection.acquire_time"
 TOLERANCE = 0.005  # the wrapper's own overhead is microseconds; allow scheduler jitter
 

@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "opentelemetry.instrumentation.livekit_agents"
 PROJECT = "opentelemetry-instrumentation-livekit-agents"
+EXTRAS = "prometheus,otlp"
 PROBE = f"""
 import importlib, json, pkgutil
 from importlib.metadata import entry_points
@@ -111,7 +112,10 @@ def install_and_probe(venv: Path, constraints: Path, *requirement: str) -> dict[
 def test_wheel_install(source_copy: Path, constraints: Path, tmp_path: Path) -> None:
     uv("build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source_copy))
     (wheel,) = (tmp_path / "dist").glob("*.whl")
-    probe = install_and_probe(tmp_path / "venv", constraints, str(wheel))
+    # the demo module needs the SDK and exporters that the extras bring
+    probe = install_and_probe(
+        tmp_path / "venv", constraints, f"{PROJECT}[{EXTRAS}] @ {wheel.as_uri()}"
+    )
     assert probe == {
         "modules": source_modules(),
         "entry_points": entry_point_names(),
@@ -120,6 +124,6 @@ def test_wheel_install(source_copy: Path, constraints: Path, tmp_path: Path) -> 
 
 
 def test_editable_install(source_copy: Path, constraints: Path, tmp_path: Path) -> None:
-    probe = install_and_probe(tmp_path / "venv", constraints, "-e", str(source_copy))
+    probe = install_and_probe(tmp_path / "venv", constraints, "-e", f"{source_copy}[{EXTRAS}]")
     assert probe["entry_points"] == entry_point_names()
     assert probe["py_typed"] is True

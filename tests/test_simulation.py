@@ -9,8 +9,7 @@ and exactly for usage.
 from __future__ import annotations
 
 import asyncio
-import gc
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -31,14 +30,7 @@ HAS_METRICS_REPORT = "metrics" in getattr(llm.ChatMessage, "model_fields", {})
 T = TypeVar("T")
 
 
-@pytest.fixture(autouse=True)
-def _quiet_gc() -> Iterator[None]:
-    """Freeze the imported heap: a full collection of livekit's modules takes ~0.2 s
-    and would land inside a scripted delay at random."""
-    gc.collect()
-    gc.freeze()
-    yield
-    gc.unfreeze()
+pytestmark = pytest.mark.usefixtures("quiet_gc")
 
 
 @dataclass

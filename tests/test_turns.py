@@ -12,9 +12,9 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
 
 from .metric_points import attrs, collect
-from .simulated_session import HAS_METRICS_REPORT, SimulatedSession, quiet_gc, started
+from .simulated_session import HAS_METRICS_REPORT, SimulatedSession, started
 
-__all__ = ["quiet_gc"]
+pytestmark = pytest.mark.usefixtures("quiet_gc")
 
 TOLERANCE = 0.05
 USER_METRICS = ("transcription_delay", "end_of_turn_delay", "on_user_turn_completed_delay")

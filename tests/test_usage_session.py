@@ -13,9 +13,9 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
 
 from .metric_points import attrs, points
-from .simulated_session import quiet_gc, started
+from .simulated_session import started
 
-__all__ = ["quiet_gc"]
+pytestmark = pytest.mark.usefixtures("quiet_gc")
 
 
 def totals(reader: InMemoryMetricReader, name: str) -> dict[tuple[str, str], float]:

@@ -1,0 +1,110 @@
+"""An exception inside the instrumentation never reaches the agent.
+
+The meter here is a real implementation of the OpenTelemetry metrics API whose
+instruments raise on every measurement, as a broken exporter or SDK might.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+from opentelemetry.metrics import (
+    Meter,
+    MeterProvider,
+    NoOpCounter,
+    NoOpHistogram,
+    NoOpMeter,
+)
+
+from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry.instrumentation.livekit_agents import simulation as sim
+
+from .conftest import WebsocketServer
+from .pool_components import WebsocketTTS
+from .simulated_session import started
+
+pytestmark = pytest.mark.usefixtures("quiet_gc")
+
+
+class RaisingHistogram(NoOpHistogram):
+    def record(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("broken histogram")
+
+
+class RaisingCounter(NoOpCounter):
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("broken counter")
+
+
+class RaisingMeter(NoOpMeter):
+    def create_histogram(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return RaisingHistogram(name)
+
+    def create_counter(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return RaisingCounter(name)
+
+
+class RaisingMeterProvider(MeterProvider):
+    def get_meter(self, name: str, *args: Any, **kwargs: Any) -> Meter:
+        return RaisingMeter(name)
+
+
+@pytest.fixture
+def raising_instrumentation() -> Any:
+    AgentsInstrumentor().instrument(meter_provider=RaisingMeterProvider())
+    yield
+    AgentsInstrumentor().uninstrument()
+
+
+@pytest.mark.usefixtures("raising_instrumentation")
+async def test_pool_acquisitions_are_untouched(ws_server: WebsocketServer) -> None:
+    tts = WebsocketTTS(ws_server.url("/delay/20"))
+    ws = await tts.acquire()
+    tts.pool.put(ws)
+    assert await tts.acquire() is ws
+    await tts.aclose()
+
+    refused = WebsocketTTS(ws_server.url("/status/403"))
+    with pytest.raises(aiohttp.WSServerHandshakeError) as raised:
+        await refused.acquire()
+    assert refused.connect_errors == [raised.value]
+    await refused.aclose()
+
+
+CONVERSATION = [
+    sim.UserTurn("Hello there.", reply=sim.AgentReply("Hi, how can I help?", prompt_tokens=30)),
+    sim.UserTurn("Tell me more.", reply=sim.AgentReply("Gladly, here it is.", prompt_tokens=45)),
+]
+
+
+async def converse() -> tuple[list[tuple[str, str]], dict[str, int]]:
+    s = await started()
+    try:
+        s.tts.push_response(ttfb=0.05)
+        await s.session.say("Welcome.")
+        await sim.run_conversation(s.session, CONVERSATION)
+        await asyncio.sleep(0.2)
+    finally:
+        await s.session.aclose()
+    history = [
+        (item.role, item.text_content)
+        for item in s.session.history.items
+        if getattr(item, "type", "message") == "message"
+    ]
+    kinds: dict[str, int] = {}
+    for event in s.observed.metrics:
+        kinds[type(event).__name__] = kinds.get(type(event).__name__, 0) + 1
+    return history, kinds
+
+
+async def test_a_session_behaves_the_same_with_a_raising_meter() -> None:
+    expected = await converse()  # not instrumented
+    AgentsInstrumentor().instrument(meter_provider=RaisingMeterProvider())
+    try:
+        assert await converse() == expected
+    finally:
+        AgentsInstrumentor().uninstrument()
+    assert len(expected[0]) == 5, "greeting, two user turns, two replies"
