@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.packaging
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "opentelemetry.instrumentation.livekit_agents"
 PROJECT = "opentelemetry-instrumentation-livekit-agents"
