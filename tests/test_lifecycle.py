@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from livekit.agents.ipc.job_proc_lazy_main import _JobProc
 from livekit.agents.utils.connection_pool import ConnectionPool
 from livekit.agents.voice.agent_session import AgentSession
 from livekit.rtc.event_emitter import EventEmitter
@@ -21,6 +22,8 @@ PATCHED = (
     (ConnectionPool, "_connect"),
     (EventEmitter, "emit"),
     (AgentSession, "start"),
+    (AgentSession, "aclose"),
+    (_JobProc, "_run_job_task"),
 )
 
 

@@ -45,6 +45,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from opentelemetry.instrumentation.livekit_agents.instrumentors import (
     component_metrics,
     connection_pool,
+    job,
     native_metrics,
     session,
 )
@@ -63,7 +64,7 @@ __all__ = ["AgentsInstrumentor", "__version__"]
 _logger = logging.getLogger(__name__)
 
 # The framework-level aspects, each with instrument(recorder) / uninstrument().
-_ASPECTS = (connection_pool, component_metrics, session)
+_ASPECTS = (connection_pool, component_metrics, session, job)
 
 
 class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
