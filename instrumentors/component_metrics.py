@@ -18,17 +18,17 @@ Each usage is counted once, for the component that served it:
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 from typing import Any, Callable
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
-from wrapt import wrap_function_wrapper
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 from opentelemetry.instrumentation.livekit_agents.usage import record_usage
 
-_MODULE = "livekit.rtc.event_emitter"
 _EVENT = "metrics_collected"
+_PATCH_MARK = "_otel_livekit_agents_patch"
 
 _events_in_flight: ContextVar[tuple[int, ...]] = ContextVar(
     "livekit_agents_metrics_in_flight", default=()
@@ -36,15 +36,28 @@ _events_in_flight: ContextVar[tuple[int, ...]] = ContextVar(
 
 
 def instrument(recorder: Recorder) -> None:
-    """Patch ``rtc.EventEmitter.emit``."""
-    wrap_function_wrapper(_MODULE, "EventEmitter.emit", _emit_wrapper(recorder, _adapters()))
+    """Patch ``rtc.EventEmitter.emit``.
+
+    Every event of every emitter in the process passes through this patch, so it
+    is a plain function rather than a wrapt wrapper: wrapt binds a new wrapper
+    object on each ``emitter.emit`` access, ~1.5 us per event on a slow core
+    against ~0.4 us for a function.  ``__wrapped__`` is the original, as with wrapt.
+    """
+    from livekit.rtc.event_emitter import EventEmitter
+
+    original = EventEmitter.__dict__["emit"]
+    if getattr(original, _PATCH_MARK, False):
+        return
+    EventEmitter.emit = _patched_emit(original, recorder, _adapters())  # type: ignore[method-assign]
 
 
 def uninstrument() -> None:
     """Restore ``rtc.EventEmitter.emit``."""
     from livekit.rtc.event_emitter import EventEmitter
 
-    unwrap(EventEmitter, "emit")
+    patched = EventEmitter.__dict__.get("emit")
+    if getattr(patched, _PATCH_MARK, False):
+        EventEmitter.emit = patched.__wrapped__  # type: ignore[method-assign,union-attr]
 
 
 def _adapters() -> tuple[type, ...]:
@@ -58,19 +71,43 @@ def _adapters() -> tuple[type, ...]:
     return tuple(c for c in candidates if isinstance(c, type))
 
 
-def _emit_wrapper(recorder: Recorder, adapters: tuple[type, ...]) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], emitter: Any, args: Any, kwargs: Any) -> Any:
-        if len(args) < 2 or args[0] != _EVENT or not is_instrumentation_enabled():
-            return wrapped(*args, **kwargs)
+def _patched_emit(
+    original: Callable[..., Any], recorder: Recorder, adapters: tuple[type, ...]
+) -> Callable[..., Any]:
+    is_adapter = _AdapterCheck(adapters)
+
+    @functools.wraps(original)
+    def emit(emitter: Any, event: Any, *args: Any, **kwargs: Any) -> Any:
+        if event != _EVENT or not args or not is_instrumentation_enabled():
+            return original(emitter, event, *args, **kwargs)
         in_flight = _events_in_flight.get()
-        event_id = id(args[1])
-        if event_id in in_flight or isinstance(emitter, adapters):
-            return wrapped(*args, **kwargs)
-        record_usage(recorder, emitter, args[1])
+        event_id = id(args[0])
+        if event_id in in_flight or is_adapter(emitter):
+            return original(emitter, event, *args, **kwargs)
+        record_usage(recorder, emitter, args[0])
         token = _events_in_flight.set((*in_flight, event_id))
         try:
-            return wrapped(*args, **kwargs)
+            return original(emitter, event, *args, **kwargs)
         finally:
             _events_in_flight.reset(token)
 
-    return wrapper
+    setattr(emit, _PATCH_MARK, True)
+    return emit
+
+
+class _AdapterCheck:
+    """``isinstance(emitter, adapters)``, answered once per emitter class.
+
+    The adapters are ABCs, whose ``isinstance`` is slow; classes are few.
+    """
+
+    def __init__(self, adapters: tuple[type, ...]) -> None:
+        self._adapters = adapters
+        self._known: dict[type, bool] = {}
+
+    def __call__(self, emitter: object) -> bool:
+        cls = type(emitter)
+        known = self._known.get(cls)
+        if known is None:
+            known = self._known[cls] = issubclass(cls, self._adapters)
+        return known

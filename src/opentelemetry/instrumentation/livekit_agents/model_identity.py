@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 _logger = logging.getLogger(__name__)
@@ -20,6 +22,9 @@ UNKNOWN = "unknown"
 MAX_VALUE_LENGTH = 128
 _PLUGIN_PREFIX = "livekit.plugins."
 _NOT_KEY_CHARS = re.compile(r"[^a-z0-9]+")
+MAX_CACHED = 1024
+"""Distinct identities remembered; a process sees a handful, so this bound is never hit
+in practice and only stops a pathological plugin from growing the caches forever."""
 
 
 @dataclass(frozen=True)
@@ -32,23 +37,92 @@ class ModelIdentity:
     """Lower-case plugin name (``deepgram``, ``openai``) used by the provider switch."""
 
     def attributes(self) -> dict[str, str]:
-        """The attributes every model-keyed data point carries."""
+        """The attributes every model-keyed data point carries, in a new dict."""
         return {"model_name": self.model_name, "model_provider": self.model_provider}
+
+    @cached_property
+    def shared_attributes(self) -> Mapping[str, str]:
+        """The same attributes built once per identity, shared by every data point.
+
+        Read-only: the SDK copies what it keeps, and nothing here may mutate it.
+        """
+        return self.attributes()
 
 
 UNKNOWN_IDENTITY = ModelIdentity(UNKNOWN, UNKNOWN, UNKNOWN)
+
+# identify() is a pure function of the component's class and its raw model and
+# provider values, so it is memoised on exactly those: a changed value (e.g.
+# ``update_options(model=...)``) is a different key, never a stale identity.
+# Only str/None values are keys, so no component or session is held alive.  A
+# None value marks a (class, provider, model) whose options decide the model.
+_identities: dict[tuple[object, ...], ModelIdentity | None] = {}
+_interned: dict[tuple[str, str, str], ModelIdentity] = {}
 
 
 def identify(component: object) -> ModelIdentity:
     """The identity of an STT, TTS, LLM or realtime component; never raises."""
     try:
-        plugin = plugin_name(type(component).__module__)
-        provider = _declared(component, "provider") or plugin or UNKNOWN
-        model = _declared(component, "model") or _option_model(component) or UNKNOWN
-        return ModelIdentity(model, provider, plugin or normalize_provider(provider))
+        cls = type(component)
+        provider = getattr(component, "provider", None)
+        model = getattr(component, "model", None)
+        key: tuple[object, ...] = (cls, provider, model)
+        try:
+            identity = _identities[key]
+        except (KeyError, TypeError):  # not seen yet, or an unhashable value
+            identity = None
+        return identity or _identify(component, cls, provider, model, key)
     except Exception:  # a plugin property that raises must not reach the caller
         _logger.debug("cannot identify %r", type(component), exc_info=True)
         return UNKNOWN_IDENTITY
+
+
+def _identify(
+    component: object, cls: type, provider: object, model: object, key: tuple[object, ...]
+) -> ModelIdentity:
+    plugin = plugin_name(cls.__module__)
+    declared_model = bounded(model)
+    if declared_model is None:
+        # the options are read only when the declared model does not decide
+        option = getattr(getattr(component, "_opts", None), "model", None)
+        cacheable = _is_key(provider, model, option)
+        if cacheable:
+            _remember(_identities, key, None)
+        key = (*key, option)
+        identity = _identities.get(key) if cacheable else None
+        if identity is None:
+            identity = _identify_values(plugin, bounded(provider), bounded(option))
+    else:
+        cacheable = _is_key(provider, model)
+        identity = _identify_values(plugin, bounded(provider), declared_model)
+    if cacheable:
+        _remember(_identities, key, identity)
+    return identity
+
+
+def _identify_values(plugin: str | None, provider: str | None, model: str | None) -> ModelIdentity:
+    provider = provider or plugin or UNKNOWN
+    return interned(model or UNKNOWN, provider, plugin or normalize_provider(provider))
+
+
+def _is_key(*values: object) -> bool:
+    return all(value is None or type(value) is str for value in values)
+
+
+def _remember(cache: dict[Any, Any], key: Any, identity: ModelIdentity | None) -> None:
+    if len(cache) >= MAX_CACHED:
+        cache.clear()
+    cache[key] = identity
+
+
+def interned(model: str, provider: str, provider_key: str) -> ModelIdentity:
+    """The one ``ModelIdentity`` of these values, so its shared attributes are built once."""
+    key = (model, provider, provider_key)
+    identity = _interned.get(key)
+    if identity is None:
+        identity = ModelIdentity(model, provider, provider_key)
+        _remember(_interned, key, identity)
+    return identity
 
 
 def with_metadata(identity: ModelIdentity, metadata: object) -> ModelIdentity:
@@ -66,11 +140,13 @@ def with_metadata(identity: ModelIdentity, metadata: object) -> ModelIdentity:
 
     model = identity.model_name
     provider = identity.model_provider
+    if model != UNKNOWN and provider != UNKNOWN:
+        return identity  # nothing to fill: the common case, kept allocation-free
     if model == UNKNOWN:
         model = field("model_name") or model
     if provider == UNKNOWN:
         provider = field("model_provider") or provider
-    return ModelIdentity(model, provider, identity.provider_key)
+    return interned(model, provider, identity.provider_key)
 
 
 def identify_module(module: str) -> ModelIdentity:
@@ -78,7 +154,7 @@ def identify_module(module: str) -> ModelIdentity:
     plugin = plugin_name(module)
     if plugin is None:
         return UNKNOWN_IDENTITY
-    return ModelIdentity(UNKNOWN, plugin, plugin)
+    return interned(UNKNOWN, plugin, plugin)
 
 
 def plugin_name(module: str) -> str | None:
@@ -103,13 +179,3 @@ def bounded(value: object) -> str | None:
     if not value or value == UNKNOWN:
         return None
     return value[:MAX_VALUE_LENGTH]
-
-
-def _declared(component: object, name: str) -> str | None:
-    return bounded(getattr(component, name, None))
-
-
-def _option_model(component: object) -> str | None:
-    # Plugins keep their constructor options in ``_opts``; most name the model ``model``.
-    options: Any = getattr(component, "_opts", None)
-    return bounded(getattr(options, "model", None))

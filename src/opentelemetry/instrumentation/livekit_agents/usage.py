@@ -9,14 +9,19 @@ framework's own counters; odd amounts are dropped by the recorder.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import logging
+from collections.abc import Mapping
+from typing import Any, Callable, NamedTuple
 
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
+    MAX_CACHED,
     ModelIdentity,
     identify,
     with_metadata,
 )
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, never_raises
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
+
+_logger = logging.getLogger(__name__)
 
 CHAT = "chat"
 GENERATE_CONTENT = "generate_content"
@@ -52,15 +57,18 @@ _GEN_AI_PROVIDER_BY_HOST_SUFFIX = (
 )
 
 
-@never_raises
 def record_usage(recorder: Recorder, emitter: object, metrics: object) -> None:
-    """Record one metrics event that ``emitter`` (a component) emitted."""
-    handler = _HANDLERS.get(type(metrics).__name__)
-    if handler is None:
-        return  # VAD, EOU, avatar, ... carry no usage
-    identity = metrics_identity(emitter, metrics)
-    if recorder.switch.allows(identity.provider_key):
-        handler(recorder, identity, metrics)
+    """Record one metrics event that ``emitter`` (a component) emitted; never raises."""
+    # the guard of never_raises, inlined: this runs for every metrics event
+    try:
+        handler = _HANDLERS.get(type(metrics).__name__)
+        if handler is None:
+            return  # VAD, EOU, avatar, ... carry no usage
+        identity = metrics_identity(emitter, metrics)
+        if recorder.allows(identity.provider_key):
+            handler(recorder, identity, metrics)
+    except Exception:
+        _logger.debug("livekit-agents instrumentation dropped a usage event", exc_info=True)
 
 
 def metrics_identity(emitter: object, metrics: object) -> ModelIdentity:
@@ -83,7 +91,7 @@ def gen_ai_provider_name(identity: ModelIdentity) -> str:
 
 def _llm(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
     instruments = recorder.instruments
-    attributes = identity.attributes()
+    attributes = identity.shared_attributes
     input_tokens = getattr(metrics, "prompt_tokens", 0)
     output_tokens = getattr(metrics, "completion_tokens", 0)
     recorder.add(instruments.llm_input_tokens, input_tokens, attributes)
@@ -96,7 +104,7 @@ def _llm(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
 
 def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
     instruments = recorder.instruments
-    attributes = identity.attributes()
+    attributes = identity.shared_attributes
     inputs = getattr(metrics, "input_token_details", None)
     outputs = getattr(metrics, "output_token_details", None)
     input_tokens = getattr(metrics, "input_tokens", 0)
@@ -117,7 +125,7 @@ def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None
 
 
 def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
-    attributes = identity.attributes()
+    attributes = identity.shared_attributes
     instruments = recorder.instruments
     recorder.add(instruments.tts_characters, getattr(metrics, "characters_count", 0), attributes)
     recorder.add(instruments.tts_audio_duration, getattr(metrics, "audio_duration", 0), attributes)
@@ -127,7 +135,7 @@ def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
     recorder.add(
         recorder.instruments.stt_audio_duration,
         getattr(metrics, "audio_duration", 0),
-        identity.attributes(),
+        identity.shared_attributes,
     )
 
 
@@ -135,7 +143,7 @@ def _interruption(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> 
     recorder.add(
         recorder.instruments.interruption_num_requests,
         getattr(metrics, "num_requests", 0),
-        identity.attributes(),
+        identity.shared_attributes,
     )
 
 
@@ -151,22 +159,51 @@ def _gen_ai(
     if not (input_tokens or output_tokens or duration):
         return  # a connection report (1.5.2+), not an operation
     instruments = recorder.instruments
-    attributes = {
+    attributes = _gen_ai_attributes.get((identity, operation)) or _new_gen_ai_attributes(
+        identity, operation
+    )
+    recorder.record_amount(instruments.gen_ai_token_usage, input_tokens, attributes.input)
+    recorder.record_amount(instruments.gen_ai_token_usage, output_tokens, attributes.output)
+    ttft = getattr(metrics, "ttft", -1)
+    if isinstance(ttft, (int, float)) and ttft > 0:  # -1: no first chunk arrived
+        recorder.record_seconds(instruments.gen_ai_time_to_first_chunk, ttft, attributes.base)
+    if duration:
+        cancelled = getattr(metrics, "cancelled", False) is True
+        recorder.record_seconds(
+            instruments.gen_ai_operation_duration,
+            duration,
+            attributes.cancelled if cancelled else attributes.base,
+        )
+
+
+class _GenAIAttributes(NamedTuple):
+    """The GenAI attribute sets of one model and operation, built once and shared."""
+
+    base: Mapping[str, str]
+    input: Mapping[str, str]
+    output: Mapping[str, str]
+    cancelled: Mapping[str, str]
+
+
+_gen_ai_attributes: dict[tuple[ModelIdentity, str], _GenAIAttributes] = {}
+
+
+def _new_gen_ai_attributes(identity: ModelIdentity, operation: str) -> _GenAIAttributes:
+    base = {
         "gen_ai.operation.name": operation,
         "gen_ai.provider.name": gen_ai_provider_name(identity),
         "gen_ai.request.model": identity.model_name,
     }
-    for token_type, amount in (("input", input_tokens), ("output", output_tokens)):
-        recorder.record_amount(
-            instruments.gen_ai_token_usage, amount, {**attributes, "gen_ai.token.type": token_type}
-        )
-    ttft = getattr(metrics, "ttft", -1)
-    if isinstance(ttft, (int, float)) and ttft > 0:  # -1: no first chunk arrived
-        recorder.record_seconds(instruments.gen_ai_time_to_first_chunk, ttft, attributes)
-    if getattr(metrics, "cancelled", False) is True:
-        attributes["error.type"] = "cancelled"
-    if duration:
-        recorder.record_seconds(instruments.gen_ai_operation_duration, duration, attributes)
+    attributes = _GenAIAttributes(
+        base,
+        {**base, "gen_ai.token.type": "input"},
+        {**base, "gen_ai.token.type": "output"},
+        {**base, "error.type": "cancelled"},
+    )
+    if len(_gen_ai_attributes) >= MAX_CACHED:
+        _gen_ai_attributes.clear()
+    _gen_ai_attributes[(identity, operation)] = attributes
+    return attributes
 
 
 _HANDLERS: dict[str, Callable[[Recorder, ModelIdentity, Any], None]] = {

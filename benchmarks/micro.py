@@ -1,0 +1,274 @@
+"""Per wrapped call: uninstrumented against instrumented, and our cost beyond the SDK.
+
+Every figure is nanoseconds per unit of work, the median over repetitions; each
+repetition measures the call uninstrumented, then instrumented, then the SDK
+calls alone (the exact ``add``/``record`` calls the instrumented unit made, with
+the same attributes, captured once and replayed), so the three are paired.
+``own = instrumented - uninstrumented - SDK`` is what this package itself costs.
+
+On livekit-agents 1.5.2+ the framework's own ``collect_usage`` is timed per
+event too, recording into a global SDK MeterProvider.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from itertools import cycle
+from typing import Any
+
+from _common import (
+    emit_json,
+    gc_paused,
+    in_memory_provider,
+    instrument,
+    lk_version,
+    median,
+    new_session,
+    replay,
+    sdk_calls,
+    sdk_disabled,
+    time_loop,
+    usage_events,
+)
+from livekit.agents import Agent, utils
+from opentelemetry.sdk.metrics import MeterProvider
+
+from opentelemetry import metrics as metrics_api
+from opentelemetry.instrumentation.livekit_agents import simulation as sim
+
+POOL_TAKES_TIMEOUT = "timeout" in inspect.signature(utils.ConnectionPool.get).parameters
+
+
+class Scenario:
+    """One unit of work, run ``n`` times per measurement."""
+
+    name = ""
+
+    def prepare(self, loop: asyncio.AbstractEventLoop, instrumented: bool) -> None:
+        """Called after the instrumentation state changed."""
+
+    def one(self) -> None:
+        raise NotImplementedError
+
+    def close(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Release what ``prepare`` made."""
+
+    def measure(self, loop: asyncio.AbstractEventLoop, n: int) -> float:
+        return time_loop(self.one, n)
+
+
+# ---------------------------------------------------------------- connection pool
+
+
+class _PoolOwner(sim.SimulatedTTS):
+    """A TTS whose bound method is its pool's connect callback, as in the plugins."""
+
+    async def connect(self, *args: Any) -> object:  # 1.0.x passes no timeout
+        return object()
+
+
+class PoolCycle(Scenario):
+    name = "ConnectionPool.get cycle (reused)"
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.owner = _PoolOwner("ttsco", "tts-a")
+        self.pool: Any = utils.ConnectionPool(connect_cb=self.owner.connect)
+        self.kwargs = {"timeout": 10.0} if POOL_TAKES_TIMEOUT else {}
+        loop.run_until_complete(self._cycles(1))  # the first get opens the connection
+
+    async def _cycles(self, n: int) -> float:
+        pool, kwargs = self.pool, self.kwargs
+        start = time.perf_counter_ns()
+        for _ in range(n):
+            pool.put(await pool.get(**kwargs))
+        return (time.perf_counter_ns() - start) / n
+
+    def one(self) -> None:
+        asyncio.get_event_loop().run_until_complete(self._cycles(1))
+
+    def measure(self, loop: asyncio.AbstractEventLoop, n: int) -> float:
+        with gc_paused():
+            return float(loop.run_until_complete(self._cycles(n)))
+
+
+# ---------------------------------------------------------------- usage events
+
+
+class UsageEvent(Scenario):
+    def __init__(self, kind: str, component: Any, event: Any) -> None:
+        self.name = f"{kind} usage event (emit)"
+        self.component = component
+        self.event = event
+
+    def one(self) -> None:
+        self.component.emit("metrics_collected", self.event)
+
+
+# ---------------------------------------------------------------- turns
+
+
+class Turn(Scenario):
+    """The turn tracker of a started session handling one user and one agent turn.
+
+    1.3.1+: two ``conversation_item_added`` events carrying the framework's
+    ``MetricsReport``; before: the session's EOU, LLM and TTS ``metrics_collected``
+    events and the agent entering ``speaking``.
+    """
+
+    name = "one turn (user + assistant)"
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        from livekit.agents import llm
+
+        self.reports = "metrics" in getattr(llm.ChatMessage, "model_fields", {})
+        self.session: Any = None
+        self.units = cycle([self._unit(i) for i in range(4096)])
+
+    def prepare(self, loop: asyncio.AbstractEventLoop, instrumented: bool) -> None:
+        # a session started while instrumented carries a tracker; one started
+        # while not instrumented is exactly the uninstrumented session
+        self.close(loop)
+        self.session = new_session()
+        loop.run_until_complete(self.session.start(Agent(instructions="benchmark")))
+
+    def _unit(self, i: int) -> list[tuple[str, Any]]:
+        return self._report_unit() if self.reports else self._legacy_unit(f"speech_{i}")
+
+    def _report_unit(self) -> list[tuple[str, Any]]:
+        from livekit.agents import llm
+        from livekit.agents.voice.events import ConversationItemAddedEvent
+
+        user: dict[str, Any] = {
+            "transcription_delay": 0.2, "end_of_turn_delay": 0.4,
+            "on_user_turn_completed_delay": 0.01,
+        }  # fmt: skip
+        agent: dict[str, Any] = {"e2e_latency": 0.9, "llm_node_ttft": 0.3, "tts_node_ttfb": 0.2}
+        if lk_version() >= (1, 5, 2):
+            user["stt_metadata"] = {"model_name": "stt-a", "model_provider": "sttco"}
+            agent["llm_metadata"] = {"model_name": "llm-a", "model_provider": "llmco"}
+            agent["tts_metadata"] = {"model_name": "tts-a", "model_provider": "ttsco"}
+        return [
+            (
+                "conversation_item_added",
+                ConversationItemAddedEvent(
+                    item=llm.ChatMessage(role=role, content=[text], metrics=report)
+                ),
+            )
+            for role, text, report in (("user", "Hello.", user), ("assistant", "Hi!", agent))
+        ]
+
+    def _legacy_unit(self, speech_id: str) -> list[tuple[str, Any]]:
+        from _common import build
+        from livekit.agents.metrics import EOUMetrics
+        from livekit.agents.voice.events import AgentStateChangedEvent, MetricsCollectedEvent
+
+        events = usage_events()
+        eou = build(
+            EOUMetrics, timestamp=time.time(), end_of_utterance_delay=0.4,
+            transcription_delay=0.2, on_user_turn_completed_delay=0.01, speech_id=speech_id,
+        )  # fmt: skip
+        llm_m = events["LLM"][1].model_copy(update={"speech_id": speech_id})
+        tts_m = events["TTS"][1].model_copy(update={"speech_id": speech_id})
+        return [
+            ("metrics_collected", MetricsCollectedEvent(metrics=eou)),
+            ("metrics_collected", MetricsCollectedEvent(metrics=llm_m)),
+            ("metrics_collected", MetricsCollectedEvent(metrics=tts_m)),
+            (
+                "agent_state_changed",
+                AgentStateChangedEvent(old_state="thinking", new_state="speaking"),
+            ),
+        ]
+
+    def close(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.session is not None:
+            loop.run_until_complete(self.session.aclose())
+            self.session = None
+
+    def one(self) -> None:
+        emit = self.session.emit
+        for name, event in next(self.units):
+            emit(name, event)
+
+
+# ---------------------------------------------------------------- framework native
+
+
+def native_collect_usage(event: Any, n: int) -> float:
+    """ns per event of the framework's own ``collect_usage`` (1.5.2+)."""
+    from livekit.agents.telemetry import otel_metrics
+
+    call: Callable[[], None] = lambda: otel_metrics.collect_usage(event)  # noqa: E731
+    return time_loop(call, n)
+
+
+def measure_all(n: int, reps: int) -> dict[str, Any]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    native = lk_version() >= (1, 5, 2)
+    if native:  # the framework's own metrics record into the global provider
+        metrics_api.set_meter_provider(in_memory_provider()[0])
+    ours: MeterProvider = in_memory_provider()[0]
+    scenarios: list[Scenario] = [PoolCycle(loop)]
+    scenarios += [UsageEvent(kind, c, e) for kind, (c, e) in usage_events().items()]
+    scenarios.append(Turn(loop))
+    samples: dict[str, dict[str, list[float]]] = {
+        s.name: {"base": [], "instr": [], "sdk": [], "calls": [], "direct": [], "native": []}
+        for s in scenarios
+    }
+    for _ in range(reps):
+        for s in scenarios:
+            s.prepare(loop, instrumented=False)
+            s.measure(loop, n // 10)  # warm up
+            samples[s.name]["base"].append(s.measure(loop, n))
+        instrumentor = instrument(ours)
+        for s in scenarios:
+            s.prepare(loop, instrumented=True)
+            s.measure(loop, n // 10)
+            with sdk_calls(ours) as calls:
+                s.one()
+            figures = samples[s.name]
+            figures["instr"].append(s.measure(loop, n))
+            figures["sdk"].append(time_loop(replay(calls), n))
+            figures["calls"].append(len(calls))
+            with sdk_disabled():
+                figures["direct"].append(s.measure(loop, n) - figures["base"][-1])
+            if native and isinstance(s, UsageEvent):  # side by side with ours
+                figures["native"].append(native_collect_usage(s.event, n))
+        instrumentor.uninstrument()
+    for s in scenarios:
+        s.close(loop)
+    result: dict[str, Any] = {"scenarios": {}}
+    for name, f in samples.items():
+        own = [i - b - s for i, b, s in zip(f["instr"], f["base"], f["sdk"])]
+        result["scenarios"][name] = {
+            "base_ns": median(f["base"]),
+            "instr_ns": median(f["instr"]),
+            "ratio": median([i / b for i, b in zip(f["instr"], f["base"])]),
+            "sdk_ns": median(f["sdk"]),
+            "own_ns": median(own),
+            "own_direct_ns": median(f["direct"]),
+            "sdk_calls": int(median(f["calls"])),
+        }
+        if f["native"]:
+            result["scenarios"][name]["native_ns"] = median(f["native"])
+            ours = [i - b for i, b in zip(f["instr"], f["base"])]
+            result["scenarios"][name]["ours_vs_native"] = median(
+                [o / v for o, v in zip(ours, f["native"])]
+            )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=5000, help="calls per measurement")
+    parser.add_argument("--reps", type=int, default=7)
+    args = parser.parse_args()
+    emit_json(measure_all(args.n, args.reps))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Whole sessions: CPU of a simulated conversation, memory, and exported series.
+
+``cpu``     a simulated session of N turns (component delays zero), CPU time
+            (``time.process_time``) instrumented / uninstrumented, alternating;
+``memory``  one mode per process: tracemalloc peak and retained bytes after
+            1,000 cheap sessions (created, started, one STT/LLM/TTS usage event
+            and one turn report each, closed);
+``series``  the same 1,000 sessions, each as its own job (room and job ids):
+            data points per metric, ours (own MeterProvider) against the
+            framework's own (global MeterProvider, 1.5.2+).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Any
+
+from _common import (
+    emit_json,
+    in_memory_provider,
+    instrument,
+    lk_version,
+    median,
+    new_session,
+    usage_events,
+)
+from livekit.agents import Agent
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from opentelemetry import metrics as metrics_api
+from opentelemetry.instrumentation.livekit_agents import simulation as sim
+
+OUR_SCOPE = "opentelemetry.instrumentation.livekit_agents"
+
+# ------------------------------------------------------------------------ CPU
+
+
+async def conversation_cpu(turns: int) -> float:
+    session = new_session(audio=True, vad_silence=0.05, min_endpointing_delay=0.05)
+    await session.start(Agent(instructions="You are a benchmark agent."))
+    reply = sim.AgentReply("Okay.", llm_ttft=0.0, tts_ttfb=0.0)
+    script = [
+        sim.UserTurn(
+            f"Turn {i}.", speech_duration=0.1, transcription_delay=0.0, pause_before=0.0,
+            reply=reply,
+        )
+        for i in range(turns)
+    ]  # fmt: skip
+    gc.collect()
+    start = time.process_time()
+    await sim.run_conversation(session, script)
+    cpu = time.process_time() - start
+    session.input.audio.close()
+    await session.aclose()
+    return cpu
+
+
+def cpu(turns: int, reps: int) -> dict[str, Any]:
+    provider = in_memory_provider()[0]
+    plain: list[float] = []
+    instrumented: list[float] = []
+    asyncio.run(conversation_cpu(5))  # warm-up: imports, first-use caches
+    for _ in range(reps):
+        plain.append(asyncio.run(conversation_cpu(turns)))
+        instrumentor = instrument(provider)
+        instrumented.append(asyncio.run(conversation_cpu(turns)))
+        instrumentor.uninstrument()
+    return {
+        "turns": turns,
+        "plain_s": median(plain),
+        "instr_s": median(instrumented),
+        "ratio": median([i / p for i, p in zip(instrumented, plain)]),
+        "samples": {"plain": plain, "instr": instrumented},
+    }
+
+
+# ------------------------------------------------------------------ sessions
+
+
+@contextmanager
+def job_context(i: int) -> Iterator[None]:
+    """Session ``i`` runs as job ``i`` where the framework stamps job ids (1.8.x)."""
+    try:
+        from livekit.agents.job import _JobContextVar
+    except ImportError:
+        yield
+        return
+    job = SimpleNamespace(id=f"AJ_{i:06d}", room=SimpleNamespace(sid=f"RM_{i:06d}"))
+    token = _JobContextVar.set(SimpleNamespace(_telemetry_state=None, job=job))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        _JobContextVar.reset(token)
+
+
+def turn_messages() -> list[Any]:
+    from livekit.agents import llm
+
+    if "metrics" not in getattr(llm.ChatMessage, "model_fields", {}):
+        return []  # before 1.3.1: no MetricsReport
+    user: dict[str, Any] = {"transcription_delay": 0.2, "end_of_turn_delay": 0.4}
+    agent: dict[str, Any] = {"e2e_latency": 0.9, "llm_node_ttft": 0.3, "tts_node_ttfb": 0.2}
+    if lk_version() >= (1, 5, 2):
+        user["stt_metadata"] = {"model_name": "stt-a", "model_provider": "sttco"}
+        agent["llm_metadata"] = {"model_name": "llm-a", "model_provider": "llmco"}
+        agent["tts_metadata"] = {"model_name": "tts-a", "model_provider": "ttsco"}
+    return [
+        llm.ChatMessage(role="user", content=["Hello."], metrics=user),
+        llm.ChatMessage(role="assistant", content=["Hi!"], metrics=agent),
+    ]
+
+
+async def one_session(i: int, events: dict[str, tuple[Any, Any]], messages: list[Any]) -> None:
+    session = new_session()
+    await session.start(Agent(instructions="You are a benchmark agent."))
+    with job_context(i):
+        for kind, (_, event) in events.items():
+            getattr(session, kind.lower()).emit("metrics_collected", event)
+        if messages:
+            from livekit.agents.voice.events import ConversationItemAddedEvent
+
+            for message in messages:
+                session.emit("conversation_item_added", ConversationItemAddedEvent(item=message))
+            _flush_native_turns(messages)
+    await session.aclose()
+
+
+def _flush_native_turns(messages: list[Any]) -> None:
+    # the framework records turn latencies at job shutdown, from the session history
+    try:
+        from livekit.agents import llm
+        from livekit.agents.telemetry import otel_metrics
+    except ImportError:
+        return
+    if hasattr(otel_metrics, "flush_turn_metrics"):
+        otel_metrics.flush_turn_metrics(llm.ChatContext(items=list(messages)))
+
+
+async def many_sessions(count: int, first: int = 0, on_step: Any = None) -> None:
+    events = usage_events()
+    messages = turn_messages()
+    for i in range(first, first + count):
+        await one_session(i, events, messages)
+        if on_step is not None:
+            on_step(i + 1)
+
+
+def memory(mode: str, sessions: int) -> dict[str, Any]:
+    if mode == "instrumented":
+        instrument(in_memory_provider()[0])
+    checkpoints: dict[int, int] = {}
+
+    def on_step(done: int) -> None:
+        if done in (sessions // 10, sessions):
+            gc.collect()
+            checkpoints[done] = tracemalloc.get_traced_memory()[0]
+
+    async def body() -> tuple[int, int]:
+        await many_sessions(20)  # warm-up: imports and first-use caches are not retention
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        await many_sessions(sessions, first=20, on_step=lambda d: on_step(d - 20))
+        return base, tracemalloc.get_traced_memory()[1]
+
+    base, peak = asyncio.run(body())
+    tracemalloc.stop()
+    return {
+        "mode": mode,
+        "sessions": sessions,
+        "peak_kib": (peak - base) / 1024,
+        "retained_kib": {str(k): (v - base) / 1024 for k, v in sorted(checkpoints.items())},
+    }
+
+
+def series(sessions: int) -> dict[str, Any]:
+    native_reader = InMemoryMetricReader()
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    metrics_api.set_meter_provider(MeterProvider(metric_readers=[native_reader]))
+    ours, our_reader = in_memory_provider()
+    instrument(ours)
+    asyncio.run(many_sessions(sessions))
+    return {
+        "sessions": sessions,
+        "ours": _points(our_reader, OUR_SCOPE),
+        "native": _points(native_reader, "livekit-agents"),
+    }
+
+
+def _points(reader: InMemoryMetricReader, scope: str) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    data = reader.get_metrics_data()
+    for resource_metrics in data.resource_metrics if data else ():
+        for scope_metrics in resource_metrics.scope_metrics:
+            if scope_metrics.scope.name != scope:
+                continue
+            for metric in scope_metrics.metrics:
+                counts[metric.name] += len(metric.data.data_points)
+    return dict(counts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("section", choices=["cpu", "memory", "series"])
+    parser.add_argument("--mode", choices=["plain", "instrumented"], default="plain")
+    parser.add_argument("--turns", type=int, default=100)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--sessions", type=int, default=1000)
+    args = parser.parse_args()
+    if args.section == "cpu":
+        emit_json(cpu(args.turns, args.reps))
+    elif args.section == "memory":
+        emit_json(memory(args.mode, args.sessions))
+    else:
+        emit_json(series(args.sessions))
+
+
+if __name__ == "__main__":
+    main()
