@@ -39,8 +39,6 @@ import contextlib
 import logging
 import sys
 import threading
-import time
-from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
@@ -57,13 +55,13 @@ _SESSION_MODULE = "livekit.agents.voice.agent_session"
 FLUSH_TIMEOUT_SECONDS = 5.0
 """The longest a job end or a session close waits for the export."""
 
-_anchor: list[Any] = []
-"""One of the recorder's instruments, which leads to its MeterProvider; empty when off."""
+_flushing: list[Recorder] = []
+"""The recorder whose MeterProvider is flushed; empty when uninstrumented."""
 
 
 def instrument(recorder: Recorder) -> None:
     """Flush at the end of every job and of every session run outside a job."""
-    _anchor[:] = [recorder.instruments.turn_e2e_latency]
+    _flushing[:] = [recorder]
     try:
         wrap_function_wrapper(_JOB_MODULE, "_JobProc._run_job_task", _job_wrapper)
     except (AttributeError, ImportError):  # private: a future release may rename it
@@ -75,7 +73,7 @@ def uninstrument() -> None:
     """Restore both methods; a job or session that is ending now is not flushed."""
     from livekit.agents.voice.agent_session import AgentSession
 
-    _anchor.clear()
+    _flushing.clear()
     unwrap(AgentSession, "aclose")
     job_proc = getattr(sys.modules.get(_JOB_MODULE), "_JobProc", None)
     if job_proc is not None:  # None when instrument() could not patch it either
@@ -131,14 +129,14 @@ async def flush() -> None:
 @never_raises
 def _start_flush() -> asyncio.Future[None] | None:
     """Start the flush in a daemon thread; a future that is done when it returns."""
-    if not _anchor or not is_instrumentation_enabled():
+    if not _flushing or not is_instrumentation_enabled():
         return None
-    anchor = _anchor[0]
+    recorder = _flushing[0]
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
 
     def run() -> None:
-        _force_flush(anchor, int(FLUSH_TIMEOUT_SECONDS * 1000))
+        _force_flush(recorder, int(FLUSH_TIMEOUT_SECONDS * 1000))
         # the loop may have closed while we exported: then nobody waits any more
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(_resolve, done)
@@ -154,32 +152,10 @@ def _resolve(done: asyncio.Future[None]) -> None:
 
 
 @never_raises
-def _force_flush(anchor: Any, timeout_millis: int) -> None:
-    """Flush the readers of the provider behind ``anchor``, else the global provider."""
-    readers = _readers_of(anchor)
-    if readers is None:
-        provider_flush = getattr(get_meter_provider(), "force_flush", None)  # SDK providers only
-        if callable(provider_flush):
-            provider_flush(timeout_millis=timeout_millis)
-        return
-    deadline = time.monotonic() + timeout_millis / 1000
-    for reader in readers:  # what MeterProvider.force_flush does, one deadline for all
-        remaining = int((deadline - time.monotonic()) * 1000)
-        if remaining <= 0:
-            _logger.debug("metrics flush timed out")
-            return
-        reader.force_flush(timeout_millis=remaining)
-
-
-def _readers_of(instrument: Any) -> Sequence[Any] | None:
-    """The metric readers of the SDK MeterProvider that created ``instrument``.
-
-    The aspect only gets the Recorder, which does not keep the MeterProvider, so
-    the provider's readers are found from one of its SDK instruments (through a
-    proxy instrument when the global provider was set after ``instrument()``).
-    None when the provider is not the SDK's or not known yet.
-    """
-    real = getattr(instrument, "_real_instrument", None) or instrument
-    consumer = getattr(real, "_measurement_consumer", None)
-    storages = getattr(consumer, "_reader_storages", None)  # keyed by reader, SDK 1.12+
-    return list(storages) if isinstance(storages, Mapping) else None
+def _force_flush(recorder: Recorder, timeout_millis: int) -> None:
+    """Flush the recorder's MeterProvider, else the global one (as it is now: it may
+    have been set after ``instrument()``). Only SDK providers can flush."""
+    provider = recorder.meter_provider or get_meter_provider()
+    force_flush = getattr(provider, "force_flush", None)
+    if callable(force_flush):
+        force_flush(timeout_millis=timeout_millis)

@@ -78,9 +78,16 @@ def valid_seconds(value: object) -> float | None:
 class Recorder:
     """Records data points for the providers that the switch leaves on."""
 
-    def __init__(self, instruments: Instruments, switch: ProviderSwitch) -> None:
+    def __init__(
+        self,
+        instruments: Instruments,
+        switch: ProviderSwitch,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
         self.instruments = instruments
         self.switch = switch
+        self.meter_provider = meter_provider
+        """The provider given to ``instrument()``; None means the global one."""
         self._acquire_attributes: dict[tuple[ModelIdentity, bool], Mapping[str, str]] = {}
         self._allowed: dict[str, bool] = {}
 
@@ -107,7 +114,8 @@ class Recorder:
             meter_provider,
             schema_url=SCHEMA_URL,
         )
-        return cls(Instruments(meter), ProviderSwitch.from_settings(providers, exclude_providers))
+        switch = ProviderSwitch.from_settings(providers, exclude_providers)
+        return cls(Instruments(meter), switch, meter_provider)
 
     @never_raises
     def record_acquire_time(
