@@ -8,6 +8,20 @@ from typing import Any
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Metric, MetricsData
 
+ALLOWED_KEYS = frozenset(
+    {
+        "model_name",
+        "model_provider",
+        "connection_reused",
+        "error.type",
+        "gen_ai.operation.name",
+        "gen_ai.provider.name",
+        "gen_ai.request.model",
+        "gen_ai.token.type",
+    }
+)
+"""Every attribute key the package may put on a data point (DESIGN.md section 3)."""
+
 
 def collect(reader: InMemoryMetricReader) -> dict[str, Metric]:
     """Every metric the reader sees now, by name (cumulative temporality)."""

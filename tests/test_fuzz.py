@@ -24,7 +24,7 @@ from opentelemetry.instrumentation.livekit_agents.model_identity import (
     identify,
 )
 
-from .metric_points import collect
+from .metric_points import ALLOWED_KEYS, collect
 from .pool_components import WebsocketTTS
 
 METRICS_CLASSES = [
@@ -40,16 +40,6 @@ METRICS_CLASSES = [
     )
     if hasattr(lk_metrics, name)
 ]
-ALLOWED_KEYS = {
-    "model_name",
-    "model_provider",
-    "connection_reused",
-    "error.type",
-    "gen_ai.operation.name",
-    "gen_ai.provider.name",
-    "gen_ai.request.model",
-    "gen_ai.token.type",
-}
 
 values = st.one_of(
     st.none(),

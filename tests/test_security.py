@@ -11,7 +11,7 @@ from opentelemetry.instrumentation.livekit_agents import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.model_identity import MAX_VALUE_LENGTH
 
 from .conftest import WebsocketServer
-from .metric_points import collect
+from .metric_points import ALLOWED_KEYS, collect
 from .pool_components import WebsocketTTS
 from .simulated_session import started
 
@@ -19,16 +19,6 @@ pytestmark = pytest.mark.usefixtures("quiet_gc")
 
 SECRET = "sk-live-0123456789abcdef"
 TRANSCRIPT = "my card number is 4242 4242"
-ALLOWED_KEYS = {
-    "model_name",
-    "model_provider",
-    "connection_reused",
-    "error.type",
-    "gen_ai.operation.name",
-    "gen_ai.provider.name",
-    "gen_ai.request.model",
-    "gen_ai.token.type",
-}
 
 
 @pytest.mark.usefixtures("instrumented")

@@ -162,5 +162,5 @@ class TurnTracker:
         return identify(getattr(activity, name, None) or getattr(session, name, None))
 
     def _record(self, histogram: Histogram, value: object, identity: ModelIdentity) -> None:
-        if value is not None and self._recorder.switch.allows(identity.provider_key):
-            self._recorder.record_seconds(histogram, value, identity.attributes())
+        if value is not None and self._recorder.allows(identity.provider_key):
+            self._recorder.record_seconds(histogram, value, identity.shared_attributes)
