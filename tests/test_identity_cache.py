@@ -137,10 +137,27 @@ def test_with_metadata_fills_unknowns_and_keeps_a_complete_identity() -> None:
 
 def test_never_raises_keeps_the_signature_listeners_are_inspected_by() -> None:
     class Listener:
-        @never_raises
         def on_event(self, event: object) -> None:
             raise ValueError("swallowed")
 
-    handler = Listener().on_event
+    # a guarded bound method, as the turn tracker subscribes them: the framework's
+    # per-event inspect.signature() finds the precomputed signature, not a new one
+    handler = never_raises(Listener().on_event)
     assert list(inspect.signature(handler).parameters) == ["event"]
+    assert inspect.signature(handler) is inspect.signature(handler)
     assert handler(object()) is None
+
+
+def test_derived_values_are_built_once_per_identity_and_kind() -> None:
+    built: list[ModelIdentity] = []
+
+    def build(identity: ModelIdentity, extra: str) -> dict[str, str]:
+        built.append(identity)
+        return {**identity.shared_attributes, "extra": extra}
+
+    first = identify(_Declared("model-a", "Acme"))
+    other = identify(_Declared("model-b", "Acme"))
+    assert first.derived("kind", build, "x") is first.derived("kind", build, "x")
+    assert other.derived("kind", build, "y")["extra"] == "y"
+    assert first.derived("another", build, "z") is not first.derived("kind", build, "x")
+    assert built == [first, other, first]

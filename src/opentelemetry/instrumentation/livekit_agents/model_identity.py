@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable, TypeVar, cast
 
 _logger = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ UNKNOWN = "unknown"
 MAX_VALUE_LENGTH = 128
 _PLUGIN_PREFIX = "livekit.plugins."
 _NOT_KEY_CHARS = re.compile(r"[^a-z0-9]+")
+_T = TypeVar("_T")
 MAX_CACHED = 1024
 """Distinct identities remembered; a process sees a handful, so this bound is never hit
 in practice and only stops a pathological plugin from growing the caches forever."""
@@ -47,6 +48,24 @@ class ModelIdentity:
         Read-only: the SDK copies what it keeps, and nothing here may mutate it.
         """
         return self.attributes()
+
+    def derived(self, kind: str, build: Callable[[ModelIdentity, str], _T], arg: str) -> _T:
+        """``build(self, arg)``, computed once per identity and ``kind``, then shared.
+
+        For the attribute sets that extend ``shared_attributes`` (an acquisition's
+        outcome, a GenAI operation): an identity never changes, so neither do they,
+        and a string key is cheaper to find than a key holding the identity.
+        """
+        cache = self._derived
+        try:
+            return cast(_T, cache[kind])
+        except KeyError:
+            value = cache[kind] = build(self, arg)
+            return value
+
+    @cached_property
+    def _derived(self) -> dict[str, object]:
+        return {}
 
 
 UNKNOWN_IDENTITY = ModelIdentity(UNKNOWN, UNKNOWN, UNKNOWN)
@@ -131,17 +150,15 @@ def with_metadata(identity: ModelIdentity, metadata: object) -> ModelIdentity:
     ``metadata`` is a ``Metadata`` model (metrics events, 1.2.12+) or a
     ``MetricsMetadata`` dict (turn reports, 1.5.2+), or None.
     """
-    if metadata is None:
-        return identity
+    model = identity.model_name
+    provider = identity.model_provider
+    if metadata is None or (model != UNKNOWN and provider != UNKNOWN):
+        return identity  # nothing to fill: the common case, kept allocation-free
 
     def field(name: str) -> str | None:
         value = metadata.get(name) if isinstance(metadata, dict) else getattr(metadata, name, None)
         return bounded(value)
 
-    model = identity.model_name
-    provider = identity.model_provider
-    if model != UNKNOWN and provider != UNKNOWN:
-        return identity  # nothing to fill: the common case, kept allocation-free
     if model == UNKNOWN:
         model = field("model_name") or model
     if provider == UNKNOWN:

@@ -1,8 +1,9 @@
 """Turns what the wrappers observe into data points, safely.
 
-Every public method here is called from inside a wrapped framework call, so
-none may raise: bad values are dropped with a debug log, and an exception from
-the SDK or from our own code is logged at debug level and swallowed.
+Everything here runs inside a wrapped framework call: bad values are dropped
+with a debug log, and each wrapper's own boundary (``never_raises`` or its
+inlined equivalent) logs an exception from the SDK or from our own code at
+debug level and swallows it.
 """
 
 from __future__ import annotations
@@ -88,7 +89,6 @@ class Recorder:
         self.switch = switch
         self.meter_provider = meter_provider
         """The provider given to ``instrument()``; None means the global one."""
-        self._acquire_attributes: dict[tuple[ModelIdentity, bool], Mapping[str, str]] = {}
         self._allowed: dict[str, bool] = {}
 
     def allows(self, provider_key: str) -> bool:
@@ -117,7 +117,6 @@ class Recorder:
         switch = ProviderSwitch.from_settings(providers, exclude_providers)
         return cls(Instruments(meter), switch, meter_provider)
 
-    @never_raises
     def record_acquire_time(
         self,
         identity: ModelIdentity,
@@ -128,20 +127,14 @@ class Recorder:
         """One connection acquisition, reused or new, failed or not."""
         if not self.allows(identity.provider_key):
             return
-        attributes = self._acquire_attributes.get((identity, reused))
-        if attributes is None:
-            attributes = self._new_acquire_attributes(identity, reused)
+        attributes = (
+            identity.derived("acquire.reused", _acquire_attributes, "true")
+            if reused
+            else identity.derived("acquire.new", _acquire_attributes, "false")
+        )
         if error is not None:
             attributes = {**attributes, "error.type": type(error).__qualname__}
         self.record_seconds(self.instruments.connection_acquire_time, seconds, attributes)
-
-    def _new_acquire_attributes(self, identity: ModelIdentity, reused: bool) -> Mapping[str, str]:
-        # built once per model and outcome: acquisitions are frequent, models few
-        attributes = {**identity.attributes(), "connection_reused": "true" if reused else "false"}
-        if len(self._acquire_attributes) >= MAX_CACHED:
-            self._acquire_attributes.clear()
-        self._acquire_attributes[(identity, reused)] = attributes
-        return attributes
 
     def record_seconds(self, histogram: Histogram, value: object, attributes: Attributes) -> None:
         """Record a duration, or drop it (debug log) when it is not plausible."""
@@ -166,3 +159,7 @@ class Recorder:
             _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
         elif amount:
             counter.add(amount, attributes)
+
+
+def _acquire_attributes(identity: ModelIdentity, reused: str) -> Mapping[str, str]:
+    return {**identity.shared_attributes, "connection_reused": reused}

@@ -46,15 +46,19 @@ class TurnTracker:
         self._recorder = recorder
         # The session holds the handlers, the handlers hold this tracker: no
         # reference from the instrumentation keeps a session alive.
-        if reports:
-            self._handlers: dict[str, Callable[[Any], None]] = {
-                "conversation_item_added": self._on_item_added,
-            }
-        else:
-            self._handlers = {
+        # Guarded here rather than decorated: rtc.EventEmitter.emit computes
+        # inspect.signature() of every listener on every event, which for a bound
+        # method builds a new Signature each time (~9 us); a function carrying its
+        # precomputed signature is a lookup.
+        handlers: dict[str, Callable[[Any], None]] = (
+            {"conversation_item_added": self._on_item_added}
+            if reports
+            else {
                 "metrics_collected": self._on_metrics,
                 "agent_state_changed": self._on_agent_state,
             }
+        )
+        self._handlers = {event: never_raises(handler) for event, handler in handlers.items()}
         self._session = weakref.ref(session)
         self._user_stopped_at: float | None = None
         self._ttft_seen: OrderedDict[str, None] = OrderedDict()
@@ -72,7 +76,6 @@ class TurnTracker:
 
     # -- 1.3.1+: the framework's MetricsReport -------------------------------------------
 
-    @never_raises
     def _on_item_added(self, event: Any) -> None:
         item: Any = getattr(event, "item", None)
         if getattr(item, "type", None) != "message":
@@ -98,7 +101,6 @@ class TurnTracker:
 
     # -- before 1.3.1: EOU, LLM and TTS metrics, and the agent state -----------------
 
-    @never_raises
     def _on_metrics(self, event: Any) -> None:
         metrics = getattr(event, "metrics", None)
         kind = type(metrics).__name__
@@ -137,7 +139,6 @@ class TurnTracker:
         histogram = instruments.turn_llm_ttft if component == "llm" else instruments.turn_tts_ttfb
         self._record(histogram, getattr(metrics, field, None), self._component(component))
 
-    @never_raises
     def _on_agent_state(self, event: Any) -> None:
         if getattr(event, "new_state", None) != "speaking" or self._user_stopped_at is None:
             return
@@ -156,10 +157,16 @@ class TurnTracker:
         self._record(instruments.turn_on_user_turn_completed_delay, callback, stt)
 
     def _component(self, name: str) -> ModelIdentity:
-        """The identity of the session's current STT, LLM or TTS (after handoffs too)."""
+        """The identity of the session's current STT, LLM or TTS (after handoffs too).
+
+        The current agent's own component, else the session's: what the agent
+        activity's ``stt``/``llm``/``tts`` properties answer, read without them
+        because from 1.8 they check for a text simulation at every read (~4 us).
+        """
         session = self._session()
-        activity = getattr(session, "_activity", None)
-        return identify(getattr(activity, name, None) or getattr(session, name, None))
+        agent = getattr(getattr(session, "_activity", None), "agent", None)
+        # an agent without its own component holds NOT_GIVEN, which is falsy
+        return identify(getattr(agent, name, None) or getattr(session, name, None))
 
     def _record(self, histogram: Histogram, value: object, identity: ModelIdentity) -> None:
         if value is not None and self._recorder.allows(identity.provider_key):

@@ -61,7 +61,7 @@ def record_usage(recorder: Recorder, emitter: object, metrics: object) -> None:
     """Record one metrics event that ``emitter`` (a component) emitted; never raises."""
     # the guard of never_raises, inlined: this runs for every metrics event
     try:
-        handler = _HANDLERS.get(type(metrics).__name__)
+        handler = _handler(type(metrics))
         if handler is None:
             return  # VAD, EOU, avatar, ... carry no usage
         identity = metrics_identity(emitter, metrics)
@@ -159,9 +159,7 @@ def _gen_ai(
     if not (input_tokens or output_tokens or duration):
         return  # a connection report (1.5.2+), not an operation
     instruments = recorder.instruments
-    attributes = _gen_ai_attributes.get((identity, operation)) or _new_gen_ai_attributes(
-        identity, operation
-    )
+    attributes = identity.derived(operation, _gen_ai_attributes, operation)
     recorder.record_amount(instruments.gen_ai_token_usage, input_tokens, attributes.input)
     recorder.record_amount(instruments.gen_ai_token_usage, output_tokens, attributes.output)
     ttft = getattr(metrics, "ttft", -1)
@@ -185,28 +183,36 @@ class _GenAIAttributes(NamedTuple):
     cancelled: Mapping[str, str]
 
 
-_gen_ai_attributes: dict[tuple[ModelIdentity, str], _GenAIAttributes] = {}
-
-
-def _new_gen_ai_attributes(identity: ModelIdentity, operation: str) -> _GenAIAttributes:
+def _gen_ai_attributes(identity: ModelIdentity, operation: str) -> _GenAIAttributes:
     base = {
         "gen_ai.operation.name": operation,
         "gen_ai.provider.name": gen_ai_provider_name(identity),
         "gen_ai.request.model": identity.model_name,
     }
-    attributes = _GenAIAttributes(
+    return _GenAIAttributes(
         base,
         {**base, "gen_ai.token.type": "input"},
         {**base, "gen_ai.token.type": "output"},
         {**base, "error.type": "cancelled"},
     )
-    if len(_gen_ai_attributes) >= MAX_CACHED:
-        _gen_ai_attributes.clear()
-    _gen_ai_attributes[(identity, operation)] = attributes
-    return attributes
 
 
-_HANDLERS: dict[str, Callable[[Recorder, ModelIdentity, Any], None]] = {
+_Handler = Callable[[Recorder, ModelIdentity, Any], None]
+_handlers_by_class: dict[type, _Handler | None] = {}
+
+
+def _handler(cls: type) -> _Handler | None:
+    """The handler of a metrics class, by its name; looked up once per class."""
+    try:
+        return _handlers_by_class[cls]
+    except KeyError:
+        if len(_handlers_by_class) >= MAX_CACHED:
+            _handlers_by_class.clear()
+        handler = _handlers_by_class[cls] = _HANDLERS.get(cls.__name__)
+        return handler
+
+
+_HANDLERS: dict[str, _Handler] = {
     "LLMMetrics": _llm,
     "RealtimeModelMetrics": _realtime,
     "TTSMetrics": _tts,
