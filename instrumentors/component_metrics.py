@@ -8,9 +8,11 @@ returns at once for every other event.
 
 Each usage is counted once, for the component that served it:
 
-- adapters (``FallbackAdapter``, ``StreamAdapter``) re-emit the event of the
-  component they wrap from inside that component's ``emit`` call; the
-  outermost emit records it and the nested re-emits are skipped;
+- adapters (``FallbackAdapter``, ``StreamAdapter``, and any wrapper that
+  forwards its child's events, like ``MultiSpeakerAdapter``) re-emit the very
+  event object of the component they wrap, from inside that component's
+  ``emit`` call: the first emit records it, and a re-emit of the event last
+  recorded in this thread is skipped;
 - an adapter's own events are never recorded: in livekit-agents 1.0.x a
   ``FallbackAdapter`` stream emits a second, adapter-level copy of the usage
   that its child already emitted.
@@ -19,7 +21,7 @@ Each usage is counted once, for the component that served it:
 from __future__ import annotations
 
 import functools
-from contextvars import ContextVar
+import threading
 from typing import Any, Callable
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -30,9 +32,19 @@ from opentelemetry.instrumentation.livekit_agents.usage import record_usage
 _EVENT = "metrics_collected"
 _PATCH_MARK = "_otel_livekit_agents_patch"
 
-_events_in_flight: ContextVar[tuple[int, ...]] = ContextVar(
-    "livekit_agents_metrics_in_flight", default=()
-)
+
+class _LastRecorded(threading.local):
+    """The metrics object this thread recorded last.
+
+    A re-emit happens synchronously inside the first emit, so it is always of the
+    event last recorded in its thread.  Holding the object itself (not its id)
+    means a new event can never be taken for it.
+    """
+
+    event: object = None
+
+
+_last_recorded = _LastRecorded()
 
 
 def instrument(recorder: Recorder) -> None:
@@ -75,21 +87,20 @@ def _patched_emit(
     original: Callable[..., Any], recorder: Recorder, adapters: tuple[type, ...]
 ) -> Callable[..., Any]:
     is_adapter = _AdapterCheck(adapters)
+    last = _last_recorded
 
     @functools.wraps(original)
     def emit(emitter: Any, event: Any, *args: Any, **kwargs: Any) -> Any:
-        if event != _EVENT or not args or not is_instrumentation_enabled():
-            return original(emitter, event, *args, **kwargs)
-        in_flight = _events_in_flight.get()
-        event_id = id(args[0])
-        if event_id in in_flight or is_adapter(emitter):
-            return original(emitter, event, *args, **kwargs)
-        record_usage(recorder, emitter, args[0])
-        token = _events_in_flight.set((*in_flight, event_id))
-        try:
-            return original(emitter, event, *args, **kwargs)
-        finally:
-            _events_in_flight.reset(token)
+        if (
+            event == _EVENT
+            and args
+            and args[0] is not last.event
+            and not is_adapter(emitter)
+            and is_instrumentation_enabled()
+            and record_usage(recorder, emitter, args[0])
+        ):
+            last.event = args[0]
+        return original(emitter, event, *args, **kwargs)
 
     setattr(emit, _PATCH_MARK, True)
     return emit

@@ -168,6 +168,37 @@ async def test_fallback_adapter_counts_once_for_the_serving_provider(
     }
 
 
+class ForwardingLLM(sim.SimulatedLLM):
+    """A wrapper that is none of the framework's adapters and re-emits its child's
+    usage events, as ``MultiSpeakerAdapter`` and ``DuplexAdapter`` do."""
+
+    def __init__(self, child: sim.SimulatedLLM) -> None:
+        super().__init__("wrapperco", "llm-wrapper")
+        self.child = child
+        child.on("metrics_collected", lambda event: self.emit("metrics_collected", event))
+
+    def chat(self, *args: Any, **kwargs: Any) -> llm.LLMStream:
+        return self.child.chat(*args, **kwargs)
+
+
+@pytest.mark.usefixtures("instrumented")
+async def test_a_forwarding_wrapper_counts_once_for_the_component_it_wraps(
+    reader: InMemoryMetricReader,
+) -> None:
+    wrapper = ForwardingLLM(sim.SimulatedLLM("innerco", "llm-inner", prompt_tokens=29))
+    seen: list[Any] = []
+    wrapper.on("metrics_collected", seen.append)
+
+    chat_ctx = llm.ChatContext()
+    chat_ctx.add_message(role="user", content="Hi")
+    for _ in range(3):
+        await collect_stream(wrapper.chat(chat_ctx=chat_ctx))
+    await asyncio.sleep(0.1)
+
+    assert summed(seen, "LLMMetrics", "prompt_tokens") == 3 * 29  # the wrapper got them all
+    assert totals(reader, "llm_input_tokens") == {("innerco", "llm-inner"): 3 * 29}
+
+
 @pytest.mark.usefixtures("instrumented")
 async def test_concurrent_sessions_each_count_their_own(reader: InMemoryMetricReader) -> None:
     async def converse(prefix: str, prompt_tokens: int) -> Any:

@@ -57,18 +57,22 @@ _GEN_AI_PROVIDER_BY_HOST_SUFFIX = (
 )
 
 
-def record_usage(recorder: Recorder, emitter: object, metrics: object) -> None:
-    """Record one metrics event that ``emitter`` (a component) emitted; never raises."""
+def record_usage(recorder: Recorder, emitter: object, metrics: object) -> bool:
+    """Record one metrics event that ``emitter`` (a component) emitted; never raises.
+
+    True when ``metrics`` is usage (whether or not its provider is switched on).
+    """
     # the guard of never_raises, inlined: this runs for every metrics event
     try:
         handler = _handler(type(metrics))
         if handler is None:
-            return  # VAD, EOU, avatar, ... carry no usage
+            return False  # VAD, EOU, avatar, ... carry no usage
         identity = metrics_identity(emitter, metrics)
         if recorder.allows(identity.provider_key):
             handler(recorder, identity, metrics)
     except Exception:
         _logger.debug("livekit-agents instrumentation dropped a usage event", exc_info=True)
+    return True
 
 
 def metrics_identity(emitter: object, metrics: object) -> ModelIdentity:
