@@ -8,11 +8,11 @@ import asyncio
 import gc
 import inspect
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
@@ -27,10 +27,6 @@ def lk_version() -> tuple[int, ...]:
     from importlib.metadata import version
 
     return tuple(int(p) for p in version("livekit-agents").split(".")[:3])
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def emit_json(payload: object) -> None:
@@ -112,6 +108,22 @@ def sdk_disabled() -> Iterator[None]:
     finally:
         for cls, name in _SDK_METHODS:
             delattr(cls, name)
+
+
+@contextmanager
+def job_context(i: int) -> Iterator[None]:
+    """Session ``i`` runs as job ``i`` where the framework stamps job ids (1.8.x)."""
+    try:
+        from livekit.agents.job import _JobContextVar
+    except ImportError:
+        yield
+        return
+    job = SimpleNamespace(id=f"AJ_{i:06d}", room=SimpleNamespace(sid=f"RM_{i:06d}"))
+    token = _JobContextVar.set(SimpleNamespace(_telemetry_state=None, job=job))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        _JobContextVar.reset(token)
 
 
 def replay(calls: list[SdkCall]) -> Callable[[], None]:

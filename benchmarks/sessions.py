@@ -18,17 +18,14 @@ import gc
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import SimpleNamespace
 from typing import Any
 
 from _common import (
     emit_json,
     in_memory_provider,
     instrument,
+    job_context,
     lk_version,
-    median,
     new_session,
     usage_events,
 )
@@ -68,37 +65,25 @@ def cpu(turns: int, reps: int) -> dict[str, Any]:
     plain: list[float] = []
     instrumented: list[float] = []
     asyncio.run(conversation_cpu(5))  # warm-up: imports, first-use caches
-    for _ in range(reps):
-        plain.append(asyncio.run(conversation_cpu(turns)))
-        instrumentor = instrument(provider)
-        instrumented.append(asyncio.run(conversation_cpu(turns)))
-        instrumentor.uninstrument()
+    for rep in range(reps):
+        # plain first, then instrumented first: a drift in machine load cancels out
+        for instrumented_run in (False, True) if rep % 2 == 0 else (True, False):
+            if instrumented_run:
+                instrumentor = instrument(provider)
+                instrumented.append(asyncio.run(conversation_cpu(turns)))
+                instrumentor.uninstrument()
+            else:
+                plain.append(asyncio.run(conversation_cpu(turns)))
     return {
         "turns": turns,
-        "plain_s": median(plain),
-        "instr_s": median(instrumented),
-        "ratio": median([i / p for i, p in zip(instrumented, plain)]),
+        "plain_s": min(plain),
+        "instr_s": min(instrumented),
+        "ratio": min(instrumented) / min(plain),
         "samples": {"plain": plain, "instr": instrumented},
     }
 
 
 # ------------------------------------------------------------------ sessions
-
-
-@contextmanager
-def job_context(i: int) -> Iterator[None]:
-    """Session ``i`` runs as job ``i`` where the framework stamps job ids (1.8.x)."""
-    try:
-        from livekit.agents.job import _JobContextVar
-    except ImportError:
-        yield
-        return
-    job = SimpleNamespace(id=f"AJ_{i:06d}", room=SimpleNamespace(sid=f"RM_{i:06d}"))
-    token = _JobContextVar.set(SimpleNamespace(_telemetry_state=None, job=job))  # type: ignore[arg-type]
-    try:
-        yield
-    finally:
-        _JobContextVar.reset(token)
 
 
 def turn_messages() -> list[Any]:
@@ -213,7 +198,7 @@ def main() -> None:
     parser.add_argument("section", choices=["cpu", "memory", "series"])
     parser.add_argument("--mode", choices=["plain", "instrumented"], default="plain")
     parser.add_argument("--turns", type=int, default=100)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--sessions", type=int, default=1000)
     args = parser.parse_args()
     if args.section == "cpu":
