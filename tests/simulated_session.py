@@ -18,6 +18,8 @@ from livekit.agents import Agent, AgentSession, llm
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
 
 HAS_METRICS_REPORT = "metrics" in getattr(llm.ChatMessage, "model_fields", {})  # 1.3.1+
+MIN_ENDPOINTING_DELAY = 0.2
+MIN_INTERRUPTION_DURATION = 0.3
 
 
 @dataclass
@@ -27,17 +29,15 @@ class Observed:
     metrics: list[Any] = field(default_factory=list)
     messages: list[Any] = field(default_factory=list)
 
-    def for_speech(self, kind: str, speech_id: str | None) -> Any:
-        found = [
-            m
-            for m in self.metrics
-            if type(m).__name__ == kind and getattr(m, "speech_id", None) == speech_id
-        ]
+    def for_speech(self, kind: str | type, speech_id: str | None) -> Any:
+        found = [m for m in self.of(kind) if getattr(m, "speech_id", None) == speech_id]
         assert len(found) == 1, f"{kind} for {speech_id}: {found}"
         return found[0]
 
-    def of(self, kind: str) -> list[Any]:
-        return [m for m in self.metrics if type(m).__name__ == kind]
+    def of(self, kind: str | type) -> list[Any]:
+        """The metrics of a class, given itself or its name (a release may lack it)."""
+        name = kind if isinstance(kind, str) else kind.__name__
+        return [m for m in self.metrics if type(m).__name__ == name]
 
     def message(self, role: str, text: str) -> Any:
         found = [m for m in self.messages if m.role == role and m.text_content == text]
@@ -69,15 +69,14 @@ def new_session(prefix: str = "") -> SimulatedSession:
         sim.SimulatedLLM("llmco", f"{prefix}llm-a"),
         sim.SimulatedTTS("ttsco", f"{prefix}tts-a"),
     )
-    session: AgentSession[Any] = AgentSession(
+    session = sim.simulated_session(
         stt=parts[0],
         llm=parts[1],
         tts=parts[2],
-        vad=sim.SimulatedVAD(min_silence_duration=0.15),
-        **sim.session_options(min_endpointing_delay=0.2, min_interruption_duration=0.3),
+        vad_silence=0.15,
+        min_endpointing_delay=MIN_ENDPOINTING_DELAY,
+        min_interruption_duration=MIN_INTERRUPTION_DURATION,
     )
-    session.input.audio = sim.SimulatedAudioInput()
-    session.output.audio = sim.SimulatedAudioOutput()
     observed = Observed()
 
     def on_item(event: Any) -> None:

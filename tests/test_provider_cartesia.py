@@ -11,10 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
-from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 
 from .conftest import WebsocketServer
 from .metric_points import attrs, wait_for_points
@@ -55,21 +52,15 @@ async def stt_acquisitions(
 
 @needs_stt
 @pytest.mark.parametrize("model", ["ink-whisper", "ink-2"])
+@pytest.mark.usefixtures("instrumented")
 async def test_stt_websocket_is_timed(
-    ws_server: WebsocketServer,
-    meter_provider: MeterProvider,
-    reader: InMemoryMetricReader,
-    model: str,
+    ws_server: WebsocketServer, reader: InMemoryMetricReader, model: str
 ) -> None:
     if model == "ink-2" and not HAS_STREAM_CLASSES:
         pytest.skip("ink-2 turn detection (AutoFinalizeRecognizeStream) arrives in 1.5")
-    AgentsInstrumentor().instrument(meter_provider=meter_provider)
-    try:
-        found, stream_class = await stt_acquisitions(
-            ws_server, reader, f"/delay/{int(DELAY * 1000)}", model
-        )
-    finally:
-        AgentsInstrumentor().uninstrument()
+    found, stream_class = await stt_acquisitions(
+        ws_server, reader, f"/delay/{int(DELAY * 1000)}", model
+    )
 
     assert found, f"{stream_class} recorded its websocket"
     if HAS_STREAM_CLASSES:
@@ -85,38 +76,32 @@ async def test_stt_websocket_is_timed(
 
 
 @needs_stt
+@pytest.mark.usefixtures("instrumented")
 async def test_refused_stt_websocket_records_error(
-    ws_server: WebsocketServer, meter_provider: MeterProvider, reader: InMemoryMetricReader
+    ws_server: WebsocketServer, reader: InMemoryMetricReader
 ) -> None:
-    AgentsInstrumentor().instrument(meter_provider=meter_provider)
-    try:
-        found, _ = await stt_acquisitions(ws_server, reader, "/status/401", "ink-whisper")
-    finally:
-        AgentsInstrumentor().uninstrument()
+    found, _ = await stt_acquisitions(ws_server, reader, "/status/401", "ink-whisper")
     assert found, "the failed handshake is recorded"
     assert all(attrs(p).get("error.type") for p in found)
 
 
+@pytest.mark.usefixtures("instrumented")
 async def test_tts_pool_is_timed_once(
-    ws_server: WebsocketServer, meter_provider: MeterProvider, reader: InMemoryMetricReader
+    ws_server: WebsocketServer, reader: InMemoryMetricReader
 ) -> None:
-    AgentsInstrumentor().instrument(meter_provider=meter_provider)
-    try:
-        async with aiohttp.ClientSession() as http:
-            tts = cartesia.TTS(
-                model="sonic-2",
-                api_key="test-key",
-                http_session=http,
-                base_url=f"http://127.0.0.1:{ws_server.port}/delay/{int(DELAY * 1000)}",
-            )
-            stream = tts.stream()
-            stream.push_text("hello")
-            stream.flush()
-            found = await wait_for_points(reader, ACQUIRE)
-            await stream.aclose()
-            await tts.aclose()
-    finally:
-        AgentsInstrumentor().uninstrument()
+    async with aiohttp.ClientSession() as http:
+        tts = cartesia.TTS(
+            model="sonic-2",
+            api_key="test-key",
+            http_session=http,
+            base_url=f"http://127.0.0.1:{ws_server.port}/delay/{int(DELAY * 1000)}",
+        )
+        stream = tts.stream()
+        stream.push_text("hello")
+        stream.flush()
+        found = await wait_for_points(reader, ACQUIRE)
+        await stream.aclose()
+        await tts.aclose()
 
     (point,) = found
     assert point.count == 1

@@ -13,10 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
-from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 
 from .conftest import WebsocketServer
 from .metric_points import attrs, points
@@ -47,31 +44,28 @@ async def wait_for_count(reader: InMemoryMetricReader, count: int, timeout: floa
     reason="this livekit-plugins-elevenlabs (1.0.x) connects inline in SynthesizeStream._run_ws "
     "for every segment: no connect method to time",
 )
+@pytest.mark.usefixtures("instrumented")
 async def test_shared_connection_is_timed_then_reused(
-    ws_server: WebsocketServer, meter_provider: MeterProvider, reader: InMemoryMetricReader
+    ws_server: WebsocketServer, reader: InMemoryMetricReader
 ) -> None:
-    AgentsInstrumentor().instrument(meter_provider=meter_provider)
-    try:
-        async with aiohttp.ClientSession() as http:
-            tts = elevenlabs.TTS(
-                api_key="test-key",
-                model="eleven_turbo_v2_5",
-                http_session=http,
-                base_url=f"http://127.0.0.1:{ws_server.port}/delay/{int(DELAY * 1000)}",
-            )
-            streams = []
-            for expected in (1, 2):
-                stream = tts.stream()
-                stream.push_text("hello there.")
-                stream.flush()
-                streams.append(stream)
-                await wait_for_count(reader, expected)
-            found = points(reader, ACQUIRE)
-            for stream in streams:
-                await stream.aclose()
-            await tts.aclose()
-    finally:
-        AgentsInstrumentor().uninstrument()
+    async with aiohttp.ClientSession() as http:
+        tts = elevenlabs.TTS(
+            api_key="test-key",
+            model="eleven_turbo_v2_5",
+            http_session=http,
+            base_url=f"http://127.0.0.1:{ws_server.port}/delay/{int(DELAY * 1000)}",
+        )
+        streams = []
+        for expected in (1, 2):
+            stream = tts.stream()
+            stream.push_text("hello there.")
+            stream.flush()
+            streams.append(stream)
+            await wait_for_count(reader, expected)
+        found = points(reader, ACQUIRE)
+        for stream in streams:
+            await stream.aclose()
+        await tts.aclose()
 
     by_reuse = {attrs(p)["connection_reused"]: p for p in found}
     assert ws_server.handshakes == 1

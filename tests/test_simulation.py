@@ -10,103 +10,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
 
 pytest.importorskip("livekit.agents")
 
-from livekit import rtc
-from livekit.agents import Agent, AgentSession, llm
 from livekit.agents.metrics import EOUMetrics, LLMMetrics, STTMetrics, TTSMetrics
 
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
 
+from .simulated_session import (
+    HAS_METRICS_REPORT,
+    MIN_ENDPOINTING_DELAY,
+    MIN_INTERRUPTION_DURATION,
+    SimulatedSession,
+    started,
+)
+
 TOLERANCE = 0.05
-MIN_ENDPOINTING_DELAY = 0.2
-MIN_INTERRUPTION_DURATION = 0.3
-HAS_METRICS_REPORT = "metrics" in getattr(llm.ChatMessage, "model_fields", {})
 T = TypeVar("T")
 
 
 pytestmark = pytest.mark.usefixtures("quiet_gc")
 
 
-@dataclass
-class Observed:
-    """The session's own events, as a dashboard would receive them."""
-
-    metrics: list[Any] = field(default_factory=list)
-    messages: list[Any] = field(default_factory=list)
-
-    def of(self, kind: type[T]) -> list[T]:
-        return [m for m in self.metrics if isinstance(m, kind)]
-
-    def for_speech(self, kind: type[T], speech_id: str | None) -> T:
-        found = [m for m in self.of(kind) if getattr(m, "speech_id", None) == speech_id]
-        assert len(found) == 1, f"{kind.__name__} for {speech_id}: {found}"
-        return found[0]
-
-    def message(self, role: str, text: str) -> Any:
-        found = [m for m in self.messages if m.role == role and m.text_content == text]
-        assert len(found) == 1, f"{role} message {text!r}: {self.messages}"
-        return found[0]
-
-
-@dataclass
-class Simulation:
-    session: AgentSession[Any]
-    stt: sim.SimulatedSTT
-    llm: sim.SimulatedLLM
-    tts: sim.SimulatedTTS
-    output: sim.SimulatedAudioOutput
-    observed: Observed
-
-
-def _new_simulation() -> Simulation:
-    parts = (
-        sim.SimulatedSTT("sim-provider", "stt-model"),
-        sim.SimulatedLLM("sim-provider", "llm-model"),
-        sim.SimulatedTTS("sim-provider", "tts-model"),
-    )
-    session = AgentSession(
-        stt=parts[0],
-        llm=parts[1],
-        tts=parts[2],
-        vad=sim.SimulatedVAD(min_silence_duration=0.15),
-        **sim.session_options(
-            min_endpointing_delay=MIN_ENDPOINTING_DELAY,
-            min_interruption_duration=MIN_INTERRUPTION_DURATION,
-        ),
-    )
-    output = sim.SimulatedAudioOutput()
-    session.input.audio = sim.SimulatedAudioInput()
-    session.output.audio = output
-    observed = Observed()
-
-    def on_item(ev: Any) -> None:
-        if getattr(ev.item, "type", "message") == "message":
-            observed.messages.append(ev.item)
-
-    # the base EventEmitter.on: AgentSession.on warns about metrics_collected from 1.5
-    def on_metrics(ev: Any) -> None:
-        observed.metrics.append(ev.metrics)
-
-    emitter: Any = session
-    rtc.EventEmitter.on(emitter, "metrics_collected", on_metrics)
-    rtc.EventEmitter.on(emitter, "conversation_item_added", on_item)
-    return Simulation(session, *parts, output=output, observed=observed)
-
-
 def _run(scenario: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(asyncio.wait_for(scenario, timeout=60))
-
-
-async def _started() -> Simulation:
-    s = _new_simulation()
-    await s.session.start(Agent(instructions="You are a scripted test agent."))
-    return s
 
 
 def _close(expected: float, actual: float | None, what: str) -> None:
@@ -162,8 +92,8 @@ TURNS = [
 
 
 def test_scripted_turns_are_reported_by_the_framework() -> None:
-    async def scenario() -> tuple[Simulation, list[sim.TurnRecord]]:
-        s = await _started()
+    async def scenario() -> tuple[SimulatedSession, list[sim.TurnRecord]]:
+        s = await started()
         records = await sim.run_conversation(s.session, TURNS)
         await asyncio.sleep(0.1)
         await s.session.aclose()
@@ -177,7 +107,7 @@ def test_scripted_turns_are_reported_by_the_framework() -> None:
     assert stt_audio == pytest.approx([t.speech_duration for t in TURNS], abs=1e-6)
 
 
-def _check_turn(s: Simulation, record: sim.TurnRecord) -> None:
+def _check_turn(s: SimulatedSession, record: sim.TurnRecord) -> None:
     turn, reply, observed = record.turn, record.turn.reply, s.observed
     assert reply is not None
     eou = observed.for_speech(EOUMetrics, record.speech_id)
@@ -212,8 +142,8 @@ def _check_metadata(llm_m: LLMMetrics, tts_m: TTSMetrics) -> None:
     tts_meta: Any = getattr(tts_m, "metadata", None)
     if llm_meta is None:
         return
-    assert (llm_meta.model_name, llm_meta.model_provider) == ("llm-model", "sim-provider")
-    assert (tts_meta.model_name, tts_meta.model_provider) == ("tts-model", "sim-provider")
+    assert (llm_meta.model_name, llm_meta.model_provider) == ("llm-a", "llmco")
+    assert (tts_meta.model_name, tts_meta.model_provider) == ("tts-a", "ttsco")
 
 
 def _check_playback(record: sim.TurnRecord, audio: float) -> None:
@@ -227,7 +157,7 @@ def _check_playback(record: sim.TurnRecord, audio: float) -> None:
     _close(audio, playback.finished_at - playback.started_at, "playback duration")
 
 
-def _check_report(s: Simulation, record: sim.TurnRecord) -> None:
+def _check_report(s: SimulatedSession, record: sim.TurnRecord) -> None:
     turn, reply = record.turn, record.turn.reply
     assert reply is not None
     user = s.observed.message("user", turn.transcript).metrics
@@ -250,8 +180,8 @@ def _check_report(s: Simulation, record: sim.TurnRecord) -> None:
 
 
 def test_greeting_without_user_turn() -> None:
-    async def scenario() -> tuple[Simulation, list[sim.TurnRecord]]:
-        s = await _started()
+    async def scenario() -> tuple[SimulatedSession, list[sim.TurnRecord]]:
+        s = await started()
         s.tts.push_response(ttfb=0.12)
         await s.session.say("Welcome to the test.")
         s.llm.push_response("Hello, nice to meet you.", ttft=0.25, prompt_tokens=11)
@@ -299,8 +229,8 @@ def test_barge_in_interrupts_the_reply() -> None:
         ),
     ]
 
-    async def scenario() -> tuple[Simulation, list[sim.TurnRecord]]:
-        s = await _started()
+    async def scenario() -> tuple[SimulatedSession, list[sim.TurnRecord]]:
+        s = await started()
         records = await sim.run_conversation(s.session, turns)
         await asyncio.sleep(0.1)
         await s.session.aclose()

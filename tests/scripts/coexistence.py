@@ -40,15 +40,12 @@ def totals(reader: InMemoryMetricReader) -> dict[str, dict[str, float]]:
 
 
 async def converse() -> dict[str, float]:
-    session: AgentSession[Any] = AgentSession(
+    session = sim.simulated_session(
         stt=sim.SimulatedSTT("sttco", "stt-a"),
         llm=sim.SimulatedLLM("llmco", "llm-a"),
         tts=sim.SimulatedTTS("ttsco", "tts-a"),
-        vad=sim.SimulatedVAD(min_silence_duration=0.15),
-        **sim.session_options(),
+        vad_silence=0.15,
     )
-    session.input.audio = sim.SimulatedAudioInput()
-    session.output.audio = sim.SimulatedAudioOutput()
     seen: list[Any] = []
     metrics_events: Any = session
     super(AgentSession, metrics_events).on("metrics_collected", lambda ev: seen.append(ev.metrics))

@@ -80,15 +80,12 @@ def meter_provider() -> MeterProvider:
 
 
 def new_session() -> tuple[AgentSession[Any], list[Any]]:
-    session: AgentSession[Any] = AgentSession(
+    session = sim.simulated_session(
         stt=sim.SimulatedSTT("sttco", "stt-a"),
         llm=sim.SimulatedLLM("llmco", "llm-a"),
         tts=sim.SimulatedTTS("ttsco", "tts-a"),
-        vad=sim.SimulatedVAD(min_silence_duration=0.15),
-        **sim.session_options(min_endpointing_delay=0.2),
+        vad_silence=0.15,
     )
-    session.input.audio = sim.SimulatedAudioInput()
-    session.output.audio = sim.SimulatedAudioOutput()
     seen: list[Any] = []
     # the base EventEmitter.on: AgentSession.on warns about metrics_collected from 1.5
     emitter: Any = session

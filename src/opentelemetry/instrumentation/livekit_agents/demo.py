@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, ModelSettings, utils
+from livekit.agents import Agent, ModelSettings, utils
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     HistogramDataPoint,
@@ -363,15 +363,13 @@ def _user_turn(
 
 def _new_session(pace: Pace, rng: random.Random) -> tuple[Any, WebsocketTTS]:
     tts = WebsocketTTS(pace, rng)
-    session = AgentSession(
+    session = sim.simulated_session(
         stt=sim.SimulatedSTT(STT.provider, STT.model),
-        vad=sim.SimulatedVAD(min_silence_duration=pace.vad_silence),
         llm=sim.SimulatedLLM(FRONT_DESK_LLM.provider, FRONT_DESK_LLM.model),
         tts=tts,
-        **sim.session_options(min_endpointing_delay=pace.endpointing_delay),
+        vad_silence=pace.vad_silence,
+        min_endpointing_delay=pace.endpointing_delay,
     )
-    session.input.audio = sim.SimulatedAudioInput()
-    session.output.audio = sim.SimulatedAudioOutput()
     return session, tts
 
 

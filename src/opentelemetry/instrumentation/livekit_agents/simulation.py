@@ -24,17 +24,11 @@ How a scripted turn flows:
 
 Example::
 
-    from livekit.agents import Agent, AgentSession
+    from livekit.agents import Agent
     from opentelemetry.instrumentation.livekit_agents import simulation as sim
 
     async def main() -> None:
-        session = AgentSession(
-            stt=sim.SimulatedSTT(), vad=sim.SimulatedVAD(),
-            llm=sim.SimulatedLLM(), tts=sim.SimulatedTTS(),
-            **sim.session_options(),
-        )
-        session.input.audio = sim.SimulatedAudioInput()
-        session.output.audio = sim.SimulatedAudioOutput()
+        session = sim.simulated_session(llm=sim.SimulatedLLM("acme", "acme-chat"))
         await session.start(Agent(instructions="You are a test agent."))
         records = await sim.run_conversation(
             session,
@@ -68,11 +62,14 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livekit import rtc
 from livekit.agents import llm, stt, tts, vad
 from livekit.agents.voice import io as voice_io
+
+if TYPE_CHECKING:
+    from livekit.agents import AgentSession
 
 __all__ = [
     "AgentReply",
@@ -205,10 +202,29 @@ class _STTScript:
     audio_duration: float | None
 
 
+class _DeclaredModel:
+    """The ``model`` and ``provider`` a simulated component declares, as plugins do."""
+
+    _model: str
+    _provider: str
+
+    def _declare(self, provider: str, model: str) -> None:
+        self._provider = provider
+        self._model = model
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def provider(self) -> str:
+        return self._provider
+
+
 # ------------------------------------------------------------------------------ LLM
 
 
-class SimulatedLLM(llm.LLM[Any]):
+class SimulatedLLM(_DeclaredModel, llm.LLM[Any]):
     """An ``llm.LLM`` that answers scripted text after a scripted time to first token.
 
     Each stream sends one content chunk after ``ttft`` and then a usage chunk, so the
@@ -226,18 +242,9 @@ class SimulatedLLM(llm.LLM[Any]):
         prompt_tokens: int = 20,
     ) -> None:
         super().__init__()
-        self._provider = provider
-        self._model = model
+        self._declare(provider, model)
         self._default = _LLMScript(default_text, ttft, prompt_tokens, len(default_text.split()), 0)
         self._scripts: deque[_LLMScript] = deque()
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def provider(self) -> str:
-        return self._provider
 
     def push_response(
         self,
@@ -297,7 +304,7 @@ class _SimulatedLLMStream(llm.LLMStream):
 # ------------------------------------------------------------------------------ TTS
 
 
-class SimulatedTTS(tts.TTS[Any]):
+class SimulatedTTS(_DeclaredModel, tts.TTS[Any]):
     """A non-streaming ``tts.TTS`` that returns scripted audio after a scripted TTFB.
 
     The framework wraps it in ``tts.StreamAdapter`` (one ``synthesize()`` per
@@ -319,19 +326,10 @@ class SimulatedTTS(tts.TTS[Any]):
             sample_rate=sample_rate,
             num_channels=1,
         )
-        self._provider = provider
-        self._model = model
+        self._declare(provider, model)
         self._ttfb = ttfb
         self._seconds_per_char = seconds_per_char
         self._scripts: deque[_TTSScript] = deque()
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def provider(self) -> str:
-        return self._provider
 
     def push_response(
         self, *, ttfb: float | None = None, audio_duration: float | None = None
@@ -398,7 +396,7 @@ class _SimulatedChunkedStream(tts.ChunkedStream):
 # ------------------------------------------------------------------------------ STT
 
 
-class SimulatedSTT(stt.STT[Any]):
+class SimulatedSTT(_DeclaredModel, stt.STT[Any]):
     """A streaming ``stt.STT`` that transcribes utterances with scripted text and delay.
 
     Its stream detects the end of each utterance in the audio it receives (the same
@@ -418,21 +416,12 @@ class SimulatedSTT(stt.STT[Any]):
         language: str = "en",
     ) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=False))
-        self._provider = provider
-        self._model = model
+        self._declare(provider, model)
         self._default = _STTScript(default_transcript, transcription_delay, None)
         self._threshold = activation_threshold
         # Any: a plain str before 1.8, a LanguageCode (str subclass) after
         self._language: Any = language
         self._scripts: deque[_STTScript] = deque()
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def provider(self) -> str:
-        return self._provider
 
     def push_transcript(
         self, text: str, *, delay: float | None = None, audio_duration: float | None = None
@@ -513,7 +502,7 @@ class _SimulatedRecognizeStream(stt.RecognizeStream):
 # ------------------------------------------------------------------------------ VAD
 
 
-class SimulatedVAD(vad.VAD):
+class SimulatedVAD(_DeclaredModel, vad.VAD):
     """An energy ``vad.VAD`` over the received frames, with Silero-like events.
 
     Emits START_OF_SPEECH once ``min_speech_duration`` of speech has accumulated,
@@ -534,19 +523,10 @@ class SimulatedVAD(vad.VAD):
         update_interval: float = 0.01,
     ) -> None:
         super().__init__(capabilities=vad.VADCapabilities(update_interval=update_interval))
-        self._provider = provider
-        self._model = model
+        self._declare(provider, model)
         self.activation_threshold = activation_threshold
         self.min_speech_duration = min_speech_duration
         self.min_silence_duration = min_silence_duration
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def provider(self) -> str:
-        return self._provider
 
     def stream(self) -> vad.VADStream:
         return _SimulatedVADStream(self)
@@ -844,6 +824,34 @@ def session_options(
     if _accepts(init, "user_away_timeout"):
         opts["user_away_timeout"] = None
     return opts
+
+
+def simulated_session(
+    *,
+    stt: Any = None,
+    llm: Any = None,
+    tts: Any = None,
+    vad_silence: float = 0.2,
+    **options: Any,
+) -> AgentSession[Any]:
+    """An ``AgentSession`` with simulated audio in and out, ready to ``start()``.
+
+    ``stt``, ``llm`` and ``tts`` default to the simulated components; the VAD is a
+    :class:`SimulatedVAD` that ends speech after ``vad_silence`` seconds of silence;
+    ``options`` go to :func:`session_options`.
+    """
+    from livekit.agents import AgentSession
+
+    session: AgentSession[Any] = AgentSession(
+        stt=stt or SimulatedSTT(),
+        vad=SimulatedVAD(min_silence_duration=vad_silence),
+        llm=llm or SimulatedLLM(),
+        tts=tts or SimulatedTTS(),
+        **session_options(**options),
+    )
+    session.input.audio = SimulatedAudioInput()
+    session.output.audio = SimulatedAudioOutput()
+    return session
 
 
 async def _wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
