@@ -82,11 +82,14 @@ def print_micro(micro: dict[str, Any]) -> None:
 
 def print_cpu(cpu: dict[str, Any]) -> None:
     print(f"### Simulated session, {cpu['turns']} turns, component delays zero\n")
-    print("| CPU uninstrumented s | CPU instrumented s | ratio | ratio < 1.02 |")
-    print("|---:|---:|---:|---|")
+    print("Best of the runs. The handlers' share is the time inside the instrumentation's")
+    print("handlers (SDK calls included) over the run's CPU, measured within each run.\n")
+    print("| CPU uninstrumented s | CPU instrumented s | ratio | handlers' share "
+          "| ratio < 1.02 |")  # fmt: skip
+    print("|---:|---:|---:|---:|---|")
     print(
         f"| {cpu['plain_s']:.3f} | {cpu['instr_s']:.3f} | {cpu['ratio']:.3f} "
-        f"| {verdict(cpu['ratio'] < CPU_TARGET)} |\n"
+        f"| {cpu['handler_share']:.1%} | {verdict(cpu['ratio'] < CPU_TARGET)} |\n"
     )
 
 

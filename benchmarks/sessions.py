@@ -1,7 +1,9 @@
 """Whole sessions: CPU of a simulated conversation, memory, and exported series.
 
 ``cpu``     a simulated session of N turns (component delays zero), CPU time
-            (``time.process_time``) instrumented / uninstrumented, alternating;
+            (``time.process_time``) instrumented / uninstrumented, alternating,
+            and the share of a run's CPU spent inside the instrumentation's
+            handlers, measured within that run;
 ``memory``  one mode per process: tracemalloc peak and retained bytes after
             1,000 cheap sessions (created, started, one STT/LLM/TTS usage event
             and one turn report each, closed);
@@ -14,10 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
+import statistics
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from _common import (
@@ -40,7 +46,48 @@ OUR_SCOPE = "opentelemetry.instrumentation.livekit_agents"
 # ------------------------------------------------------------------------ CPU
 
 
-async def conversation_cpu(turns: int) -> float:
+class HandlerTime:
+    """Seconds spent inside the instrumentation's handlers, SDK calls included.
+
+    Shims around the usage handler that the ``EventEmitter.emit`` patch calls and
+    around the turn tracker's listeners: measured within the same run as the
+    session's CPU, so a shared machine's speed changes cancel out of the ratio.
+    Not included: the emit patch's own check on every event (~0.3 us each).
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        from opentelemetry.instrumentation.livekit_agents.instrumentors import component_metrics
+        from opentelemetry.instrumentation.livekit_agents.turns import TurnTracker
+
+        targets = [(component_metrics, "record_usage")] + [
+            (TurnTracker, name) for name in ("_on_item_added", "_on_metrics", "_on_agent_state")
+        ]
+        originals = [(owner, name, getattr(owner, name)) for owner, name in targets]
+        for owner, name, original in originals:
+            setattr(owner, name, self._timed(original))
+        try:
+            yield
+        finally:
+            for owner, name, original in originals:
+                setattr(owner, name, original)
+
+    def _timed(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def timed(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return func(*args)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return timed
+
+
+async def conversation_cpu(turns: int, handlers: HandlerTime | None = None) -> float:
     session = new_session(audio=True, vad_silence=0.05, min_endpointing_delay=0.05)
     await session.start(Agent(instructions="You are a benchmark agent."))
     reply = sim.AgentReply("Okay.", llm_ttft=0.0, tts_ttfb=0.0)
@@ -52,6 +99,8 @@ async def conversation_cpu(turns: int) -> float:
         for i in range(turns)
     ]  # fmt: skip
     gc.collect()
+    if handlers is not None:
+        handlers.seconds = 0.0
     start = time.process_time()
     await sim.run_conversation(session, script)
     cpu = time.process_time() - start
@@ -64,22 +113,31 @@ def cpu(turns: int, reps: int) -> dict[str, Any]:
     provider = in_memory_provider()[0]
     plain: list[float] = []
     instrumented: list[float] = []
+    shares: list[float] = []
+    handlers = HandlerTime()
     asyncio.run(conversation_cpu(5))  # warm-up: imports, first-use caches
     for rep in range(reps):
         # plain first, then instrumented first: a drift in machine load cancels out
         for instrumented_run in (False, True) if rep % 2 == 0 else (True, False):
-            if instrumented_run:
-                instrumentor = instrument(provider)
-                instrumented.append(asyncio.run(conversation_cpu(turns)))
-                instrumentor.uninstrument()
-            else:
+            if not instrumented_run:
                 plain.append(asyncio.run(conversation_cpu(turns)))
+                continue
+            instrumentor = instrument(provider)
+            instrumented.append(asyncio.run(conversation_cpu(turns)))
+            instrumentor.uninstrument()
+            # a separate run: the shims cost a little themselves
+            instrumentor = instrument(provider)
+            with handlers.installed():
+                run_cpu = asyncio.run(conversation_cpu(turns, handlers))
+            shares.append(handlers.seconds / run_cpu)
+            instrumentor.uninstrument()
     return {
         "turns": turns,
         "plain_s": min(plain),
         "instr_s": min(instrumented),
         "ratio": min(instrumented) / min(plain),
-        "samples": {"plain": plain, "instr": instrumented},
+        "handler_share": statistics.median(shares),
+        "samples": {"plain": plain, "instr": instrumented, "handler_share": shares},
     }
 
 
