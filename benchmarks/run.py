@@ -1,6 +1,6 @@
 """Run every overhead benchmark and print one table of results (markdown).
 
-    python benchmarks/run.py            # the full suite (~10 min on 2 cores)
+    python benchmarks/run.py            # the full suite (~20 min on 2 cores)
     python benchmarks/run.py --quick    # a smoke run (~2 min)
 
 Each section runs in its own process (a global MeterProvider can be set only
