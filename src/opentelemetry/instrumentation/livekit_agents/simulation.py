@@ -84,6 +84,7 @@ __all__ = [
     "UserTurn",
     "run_conversation",
     "session_options",
+    "simulated_session",
 ]
 
 _INT16_MAX = 32767
