@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, TypeVar, cast
+from typing import Callable, TypeVar, cast
 
 _logger = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ MAX_VALUE_LENGTH = 128
 _PLUGIN_PREFIX = "livekit.plugins."
 _NOT_KEY_CHARS = re.compile(r"[^a-z0-9]+")
 _T = TypeVar("_T")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 MAX_CACHED = 1024
 """Distinct identities remembered; a process sees a handful, so this bound is never hit
 in practice and only stops a pathological plugin from growing the caches forever."""
@@ -106,7 +108,7 @@ def _identify(
         option = getattr(getattr(component, "_opts", None), "model", None)
         cacheable = _is_key(provider, model, option)
         if cacheable:
-            _remember(_identities, key, None)
+            remember(_identities, key, None)
         key = (*key, option)
         identity = _identities.get(key) if cacheable else None
         if identity is None:
@@ -115,7 +117,7 @@ def _identify(
         cacheable = _is_key(provider, model)
         identity = _identify_values(plugin, bounded(provider), declared_model)
     if cacheable:
-        _remember(_identities, key, identity)
+        remember(_identities, key, identity)
     return identity
 
 
@@ -128,10 +130,12 @@ def _is_key(*values: object) -> bool:
     return all(value is None or type(value) is str for value in values)
 
 
-def _remember(cache: dict[Any, Any], key: Any, identity: ModelIdentity | None) -> None:
+def remember(cache: dict[_K, _V], key: _K, value: _V) -> _V:
+    """``cache[key] = value`` in a cache of at most ``MAX_CACHED`` entries; ``value``."""
     if len(cache) >= MAX_CACHED:
         cache.clear()
-    cache[key] = identity
+    cache[key] = value
+    return value
 
 
 def interned(model: str, provider: str, provider_key: str) -> ModelIdentity:
@@ -139,8 +143,7 @@ def interned(model: str, provider: str, provider_key: str) -> ModelIdentity:
     key = (model, provider, provider_key)
     identity = _interned.get(key)
     if identity is None:
-        identity = ModelIdentity(model, provider, provider_key)
-        _remember(_interned, key, identity)
+        identity = remember(_interned, key, ModelIdentity(model, provider, provider_key))
     return identity
 
 

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
 
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
-    MAX_CACHED,
     ModelIdentity,
     identify,
+    remember,
     with_metadata,
 )
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
@@ -210,10 +210,7 @@ def _handler(cls: type) -> _Handler | None:
     try:
         return _handlers_by_class[cls]
     except KeyError:
-        if len(_handlers_by_class) >= MAX_CACHED:
-            _handlers_by_class.clear()
-        handler = _handlers_by_class[cls] = _HANDLERS.get(cls.__name__)
-        return handler
+        return remember(_handlers_by_class, cls, _HANDLERS.get(cls.__name__))
 
 
 _HANDLERS: dict[str, _Handler] = {
