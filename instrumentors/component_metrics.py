@@ -24,9 +24,7 @@ import functools
 import threading
 from typing import Any, Callable
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, instrumentation_enabled
 from opentelemetry.instrumentation.livekit_agents.usage import record_usage
 
 _EVENT = "metrics_collected"
@@ -96,7 +94,7 @@ def _patched_emit(
             and args
             and args[0] is not last.event
             and not is_adapter(emitter)
-            and is_instrumentation_enabled()
+            and instrumentation_enabled()
             and record_usage(recorder, emitter, args[0])
         ):
             last.event = args[0]

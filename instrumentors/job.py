@@ -41,11 +41,15 @@ import sys
 import threading
 from typing import Any, Callable
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.metrics import get_meter_provider
 from wrapt import wrap_function_wrapper
 
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, never_raises
+from opentelemetry.instrumentation.livekit_agents.recorder import (
+    Recorder,
+    instrumentation_enabled,
+    never_raises,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -129,7 +133,7 @@ async def flush() -> None:
 @never_raises
 def _start_flush() -> asyncio.Future[None] | None:
     """Start the flush in a daemon thread; a future that is done when it returns."""
-    if not _flushing or not is_instrumentation_enabled():
+    if not _flushing or not instrumentation_enabled():
         return None
     recorder = _flushing[0]
     loop = asyncio.get_running_loop()

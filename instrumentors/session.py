@@ -10,10 +10,14 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, never_raises
+from opentelemetry.instrumentation.livekit_agents.recorder import (
+    Recorder,
+    instrumentation_enabled,
+    never_raises,
+)
 from opentelemetry.instrumentation.livekit_agents.turns import TurnTracker
 
 _MODULE = "livekit.agents.voice.agent_session"
@@ -42,7 +46,7 @@ def uninstrument() -> None:
 
 def _start_wrapper(recorder: Recorder, reports: bool) -> Callable[..., Any]:
     async def wrapper(wrapped: Callable[..., Any], session: Any, args: Any, kwargs: Any) -> Any:
-        if is_instrumentation_enabled():
+        if instrumentation_enabled():
             _track(recorder, session, reports)
         return await wrapped(*args, **kwargs)
 

@@ -56,7 +56,7 @@ from opentelemetry.instrumentation.livekit_agents.provider_instrumentor import (
 from opentelemetry.instrumentation.livekit_agents.provider_switch import (
     PROVIDER_ENTRY_POINT_PREFIX,
 )
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
+from opentelemetry.instrumentation.livekit_agents.recorder import PENDING, Recorder
 from opentelemetry.instrumentation.livekit_agents.version import __version__
 
 __all__ = ["AgentsInstrumentor", "__version__"]
@@ -96,6 +96,7 @@ class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         native_metrics.uninstrument()
         for aspect in reversed(_ASPECTS):
             aspect.uninstrument()
+        PENDING.record_all()  # what was observed while instrumented still counts
 
 
 def installed_providers() -> Iterator[ProviderInstrumentor]:

@@ -15,10 +15,8 @@ import time
 from contextvars import ContextVar
 from typing import Any, Callable
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, instrumentation_enabled
 
 _logger = logging.getLogger(__name__)
 
@@ -53,7 +51,7 @@ def acquire_wrapper(
 
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         outer = _current.get()
-        if outer is not None or not is_instrumentation_enabled():
+        if outer is not None or not instrumentation_enabled():
             if outer is not None:
                 outer.connected = True
             return await wrapped(*args, **kwargs)

@@ -29,7 +29,7 @@ from wrapt import register_post_import_hook, resolve_path, wrap_function_wrapper
 
 from opentelemetry.instrumentation.livekit_agents.acquisition import Wrapper, acquire_wrapper
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity, identify
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
+from opentelemetry.instrumentation.livekit_agents.recorder import PENDING, Recorder
 
 _logger = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for owner, attribute in self._patched:
             unwrap(owner, attribute)
         self._patched = []
+        PENDING.record_all()  # what was observed while instrumented still counts
 
     def _patch(
         self, target: PatchTarget, recorder: Recorder, generation: int, module: ModuleType

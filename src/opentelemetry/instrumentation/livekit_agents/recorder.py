@@ -1,9 +1,10 @@
-"""Turns what the wrappers observe into data points, safely.
+"""Turns what the wrappers observe into data points, safely and in batches.
 
 Everything here runs inside a wrapped framework call: bad values are dropped
 with a debug log, and each wrapper's own boundary (``never_raises`` or its
-inlined equivalent) logs an exception from the SDK or from our own code at
-debug level and swallows it.
+inlined equivalent) logs an exception from our own code at debug level and
+swallows it.  Valid points wait in :data:`PENDING` and reach the SDK together,
+always before the collection that exports their time: see :class:`PendingPoints`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,21 @@ import functools
 import inspect
 import logging
 import math
+import os
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Callable, TypeVar
 
-from opentelemetry.metrics import Counter, Histogram, MeterProvider, get_meter
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context, get_current
+from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN
+from opentelemetry.metrics import (
+    CallbackOptions,
+    Counter,
+    Histogram,
+    MeterProvider,
+    Observation,
+    get_meter,
+)
 from opentelemetry.util.types import Attributes
 from typing_extensions import ParamSpec
 
@@ -57,6 +69,16 @@ def never_raises(func: Callable[_P, _R | None]) -> Callable[_P, _R | None]:
     return guarded
 
 
+def instrumentation_enabled() -> bool:
+    """``opentelemetry.instrumentation.utils.is_instrumentation_enabled()`` in one
+    context read instead of two: it runs on every usage event."""
+    context = get_current()
+    return not (
+        context.get(_SUPPRESS_INSTRUMENTATION_KEY)
+        or context.get(_SUPPRESS_INSTRUMENTATION_KEY_PLAIN)
+    )
+
+
 def valid_number(value: object, limit: float) -> float | None:
     """``value`` as a float when it is finite and in ``[0, limit]``, else None."""
     kind = type(value)
@@ -74,6 +96,82 @@ def valid_number(value: object, limit: float) -> float | None:
 def valid_seconds(value: object) -> float | None:
     """``value`` as seconds when it is a plausible duration, else None."""
     return valid_number(value, MAX_SECONDS)
+
+
+MAX_PENDING = 64
+"""Points held before they are recorded together: ~1.5 ms of SDK work in a running session."""
+PENDING_POINTS_INSTRUMENT = "lk.agents.instrumentation.pending_points"
+"""An observable gauge that observes nothing: the SDK calls it at the start of every
+collection, and its callback records the pending points first."""
+
+# The sync instruments take the measurement's context (for exemplars) from API 1.28.
+_RECORD_TAKES_CONTEXT = "context" in inspect.signature(Counter.add).parameters
+_Point = tuple[Callable[..., None], float, Attributes, "Context | None"]
+
+
+class PendingPoints:
+    """Data points on their way to the SDK, recorded in batches.
+
+    One ``add``/``record`` is some sixty Python calls in the SDK.  Made one at a time
+    inside a running session they find the CPU caches cold and cost several times
+    what they cost in a loop (~70 us against ~10 us per point on a slow core), so
+    points wait here and are recorded together:
+
+    - before every collection: the callback of :data:`PENDING_POINTS_INSTRUMENT`,
+      which the SDK runs first in every ``collect`` (periodic export, Prometheus
+      scrape, ``force_flush``, ``shutdown``, and so the flush at job end);
+    - as soon as :data:`MAX_PENDING` points wait, so memory stays bounded even where
+      nothing collects (no SDK, no reader);
+    - at ``uninstrument()`` and before a ``fork``, as if they had been recorded at once.
+
+    Each point keeps the context it was observed in, so exemplars still link it to
+    the span that was current then.  ``deque`` appends and pops are atomic, so an
+    event-loop thread may add points while a reader thread records them: each is
+    recorded exactly once.
+    """
+
+    def __init__(self, limit: int = MAX_PENDING) -> None:
+        self._points: deque[_Point] = deque()
+        self._limit = limit
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def put(self, record: Callable[..., None], amount: float, attributes: Attributes) -> None:
+        """Queue ``record(amount, attributes)``; record the batch once it is full."""
+        points = self._points
+        context = get_current() if _RECORD_TAKES_CONTEXT else None
+        points.append((record, amount, attributes, context))
+        if len(points) >= self._limit:
+            self.record_all()
+
+    def record_all(self) -> None:
+        """Hand every pending point to the SDK; never raises."""
+        pop = self._points.popleft
+        while True:
+            try:
+                record, amount, attributes, context = pop()
+            except IndexError:
+                return
+            try:
+                if context is None:
+                    record(amount, attributes)
+                else:
+                    record(amount, attributes, context)
+            except Exception:
+                _logger.debug("livekit-agents instrumentation dropped a data point", exc_info=True)
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        """The callback of :data:`PENDING_POINTS_INSTRUMENT`: record, observe nothing."""
+        self.record_all()
+        return ()
+
+
+PENDING = PendingPoints()
+"""The process's pending points, for every recorder and MeterProvider alike: each
+point holds its own instrument's method, and any collection records them all."""
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=PENDING.record_all)
 
 
 class Recorder:
@@ -113,6 +211,12 @@ class Recorder:
             schema_url=SCHEMA_URL,
         )
         switch = ProviderSwitch.from_settings(providers, exclude_providers)
+        # created again on every instrument(): the SDK hands back the one it has
+        meter.create_observable_gauge(
+            PENDING_POINTS_INSTRUMENT,
+            callbacks=[PENDING.observe],
+            description="Observes nothing; records the instrumentation's pending points.",
+        )
         return cls(Instruments(meter), switch, meter_provider)
 
     def record_acquire_time(
@@ -140,7 +244,7 @@ class Recorder:
         if seconds is None:
             _logger.debug("dropped %r for %s: not a valid duration", value, attributes)
             return
-        histogram.record(seconds, attributes)
+        PENDING.put(histogram.record, seconds, attributes)
 
     def record_amount(self, histogram: Histogram, value: object, attributes: Attributes) -> None:
         """Record a non-zero amount (tokens) into a histogram, or drop it when odd."""
@@ -148,7 +252,7 @@ class Recorder:
         if amount is None:
             _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
         elif amount:
-            histogram.record(amount, attributes)
+            PENDING.put(histogram.record, amount, attributes)
 
     def add(self, counter: Counter, value: object, attributes: Attributes) -> None:
         """Add a non-zero amount to a counter, or drop it (debug log) when odd."""
@@ -156,7 +260,7 @@ class Recorder:
         if amount is None:
             _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
         elif amount:
-            counter.add(amount, attributes)
+            PENDING.put(counter.add, amount, attributes)
 
 
 def _acquire_attributes(identity: ModelIdentity, reused: str) -> Mapping[str, str]:

@@ -1,0 +1,154 @@
+"""Points reach the SDK in batches: before every collection, when a batch is full, at
+uninstrument and before a fork; exactly once, in the context they were observed in,
+and never while instrumentation is suppressed."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+
+from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.recorder import (
+    MAX_PENDING,
+    PENDING,
+    PENDING_POINTS_INSTRUMENT,
+)
+
+from .metric_points import collect, points
+from .metrics_events import stt_metrics
+
+STT_SECONDS = "lk.agents.usage.stt_audio_duration"
+
+
+def emit_stt(component: sim.SimulatedSTT, count: int, seconds: float = 1.0) -> None:
+    for _ in range(count):
+        component.emit("metrics_collected", stt_metrics(seconds))
+
+
+def stt_total(reader: InMemoryMetricReader) -> float:
+    return sum(point.value for point in points(reader, STT_SECONDS))
+
+
+@pytest.fixture
+def stt() -> sim.SimulatedSTT:
+    return sim.SimulatedSTT("sttco", "stt-a")
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_every_collection_records_the_pending_points_first(
+    reader: InMemoryMetricReader, stt: sim.SimulatedSTT
+) -> None:
+    emit_stt(stt, 3)
+    assert len(PENDING) == 3  # below a batch: still waiting
+    assert stt_total(reader) == 3.0
+    assert len(PENDING) == 0
+    emit_stt(stt, 2)
+    assert stt_total(reader) == 5.0
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_the_pending_points_instrument_is_never_exported(
+    reader: InMemoryMetricReader, stt: sim.SimulatedSTT
+) -> None:
+    emit_stt(stt, 1)
+    names = set(collect(reader))
+    assert STT_SECONDS in names
+    assert PENDING_POINTS_INSTRUMENT not in names
+
+
+def test_pending_points_stay_bounded_where_nothing_collects(stt: sim.SimulatedSTT) -> None:
+    provider = MeterProvider()  # no reader: no collection ever runs our callback
+    instrumentor = AgentsInstrumentor()
+    instrumentor.instrument(meter_provider=provider)
+    try:
+        emit_stt(stt, 10 * MAX_PENDING + 5)
+        assert len(PENDING) == 5
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+
+def test_uninstrument_records_the_pending_points(
+    meter_provider: MeterProvider, reader: InMemoryMetricReader, stt: sim.SimulatedSTT
+) -> None:
+    instrumentor = AgentsInstrumentor()
+    instrumentor.instrument(meter_provider=meter_provider)
+    emit_stt(stt, 3)
+    instrumentor.uninstrument()
+    assert len(PENDING) == 0
+    emit_stt(stt, 4)  # not instrumented any more
+    assert stt_total(reader) == 3.0
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_a_reader_thread_collecting_meanwhile_records_each_point_exactly_once(
+    reader: InMemoryMetricReader, stt: sim.SimulatedSTT
+) -> None:
+    stop = threading.Event()
+    collections = 0
+
+    def collect_until_stopped() -> None:
+        nonlocal collections
+        while not stop.is_set():
+            reader.get_metrics_data()
+            collections += 1
+
+    collector = threading.Thread(target=collect_until_stopped)
+    collector.start()
+    try:
+        emit_stt(stt, 5000, seconds=0.5)
+    finally:
+        stop.set()
+        collector.join()
+    assert collections > 1
+    assert stt_total(reader) == 2500.0  # cumulative: a lost or doubled point shows
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_a_fork_records_the_pending_points_first(
+    reader: InMemoryMetricReader, stt: sim.SimulatedSTT
+) -> None:
+    emit_stt(stt, 3)
+    child = os.fork()
+    if child == 0:  # the child must not record the parent's points a second time
+        os._exit(len(PENDING))
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(PENDING) == 0
+    assert stt_total(reader) == 3.0
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_a_point_keeps_the_span_it_was_observed_in(
+    reader: InMemoryMetricReader, stt: sim.SimulatedSTT
+) -> None:
+    with TracerProvider().get_tracer("test").start_as_current_span("turn") as span:
+        emit_stt(stt, 1)
+    # collected (and so recorded) after the span ended and left the context
+    (point,) = points(reader, STT_SECONDS)
+    if not hasattr(point, "exemplars"):
+        pytest.skip("this opentelemetry-sdk records no exemplars (before 1.28)")
+    assert [e.span_id for e in point.exemplars] == [span.get_span_context().span_id]
+
+
+@pytest.mark.usefixtures("instrumented")
+@pytest.mark.parametrize(
+    "key", [_SUPPRESS_INSTRUMENTATION_KEY, "suppress_instrumentation"], ids=["key", "plain key"]
+)
+def test_nothing_is_recorded_while_instrumentation_is_suppressed(
+    reader: InMemoryMetricReader, stt: sim.SimulatedSTT, key: str
+) -> None:
+    token = attach(set_value(key, True))  # what suppress_instrumentation() sets, each alone
+    try:
+        emit_stt(stt, 2)
+    finally:
+        detach(token)
+    emit_stt(stt, 1)
+    assert stt_total(reader) == 1.0
