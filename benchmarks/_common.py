@@ -238,3 +238,26 @@ async def cheap_session() -> Any:
 
 def run(coro: Any) -> Any:
     return asyncio.get_event_loop_policy().get_event_loop().run_until_complete(coro)
+
+
+def turn_messages() -> list[Any]:
+    """One user and one assistant message carrying the framework's ``MetricsReport``
+    (1.3.1+, with each component's metadata from 1.5.2), new objects on every call;
+    none before 1.3.1, which has no report."""
+    from livekit.agents import llm
+
+    if "metrics" not in getattr(llm.ChatMessage, "model_fields", {}):
+        return []
+    user: dict[str, Any] = {
+        "transcription_delay": 0.2, "end_of_turn_delay": 0.4,
+        "on_user_turn_completed_delay": 0.01,
+    }  # fmt: skip
+    agent: dict[str, Any] = {"e2e_latency": 0.9, "llm_node_ttft": 0.3, "tts_node_ttfb": 0.2}
+    if lk_version() >= (1, 5, 2):
+        user["stt_metadata"] = {"model_name": "stt-a", "model_provider": "sttco"}
+        agent["llm_metadata"] = {"model_name": "llm-a", "model_provider": "llmco"}
+        agent["tts_metadata"] = {"model_name": "tts-a", "model_provider": "ttsco"}
+    return [
+        llm.ChatMessage(role="user", content=["Hello."], metrics=user),
+        llm.ChatMessage(role="assistant", content=["Hi!"], metrics=agent),
+    ]

@@ -35,6 +35,7 @@ from _common import (
     sdk_calls,
     sdk_disabled,
     time_loop,
+    turn_messages,
     usage_events,
 )
 from livekit.agents import Agent, utils
@@ -146,26 +147,11 @@ class Turn(Scenario):
         return self._report_unit() if self.reports else self._legacy_unit(f"speech_{i}")
 
     def _report_unit(self) -> list[tuple[str, Any]]:
-        from livekit.agents import llm
         from livekit.agents.voice.events import ConversationItemAddedEvent
 
-        user: dict[str, Any] = {
-            "transcription_delay": 0.2, "end_of_turn_delay": 0.4,
-            "on_user_turn_completed_delay": 0.01,
-        }  # fmt: skip
-        agent: dict[str, Any] = {"e2e_latency": 0.9, "llm_node_ttft": 0.3, "tts_node_ttfb": 0.2}
-        if lk_version() >= (1, 5, 2):
-            user["stt_metadata"] = {"model_name": "stt-a", "model_provider": "sttco"}
-            agent["llm_metadata"] = {"model_name": "llm-a", "model_provider": "llmco"}
-            agent["tts_metadata"] = {"model_name": "tts-a", "model_provider": "ttsco"}
         return [
-            (
-                "conversation_item_added",
-                ConversationItemAddedEvent(
-                    item=llm.ChatMessage(role=role, content=[text], metrics=report)
-                ),
-            )
-            for role, text, report in (("user", "Hello.", user), ("assistant", "Hi!", agent))
+            ("conversation_item_added", ConversationItemAddedEvent(item=message))
+            for message in turn_messages()
         ]
 
     def _legacy_unit(self, speech_id: str) -> list[tuple[str, Any]]:

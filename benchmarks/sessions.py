@@ -31,8 +31,8 @@ from _common import (
     in_memory_provider,
     instrument,
     job_context,
-    lk_version,
     new_session,
+    turn_messages,
     usage_events,
 )
 from livekit.agents import Agent
@@ -153,23 +153,6 @@ def cpu(turns: int, reps: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ sessions
-
-
-def turn_messages() -> list[Any]:
-    from livekit.agents import llm
-
-    if "metrics" not in getattr(llm.ChatMessage, "model_fields", {}):
-        return []  # before 1.3.1: no MetricsReport
-    user: dict[str, Any] = {"transcription_delay": 0.2, "end_of_turn_delay": 0.4}
-    agent: dict[str, Any] = {"e2e_latency": 0.9, "llm_node_ttft": 0.3, "tts_node_ttfb": 0.2}
-    if lk_version() >= (1, 5, 2):
-        user["stt_metadata"] = {"model_name": "stt-a", "model_provider": "sttco"}
-        agent["llm_metadata"] = {"model_name": "llm-a", "model_provider": "llmco"}
-        agent["tts_metadata"] = {"model_name": "tts-a", "model_provider": "ttsco"}
-    return [
-        llm.ChatMessage(role="user", content=["Hello."], metrics=user),
-        llm.ChatMessage(role="assistant", content=["Hi!"], metrics=agent),
-    ]
 
 
 async def one_session(i: int, events: dict[str, tuple[Any, Any]], messages: list[Any]) -> None:
