@@ -83,13 +83,15 @@ def print_micro(micro: dict[str, Any]) -> None:
 def print_cpu(cpu: dict[str, Any]) -> None:
     print(f"### Simulated session, {cpu['turns']} turns, component delays zero\n")
     print("Best of the runs. The handlers' share is the time inside the instrumentation's")
-    print("handlers (SDK calls included) over the run's CPU, measured within each run.\n")
-    print("| CPU uninstrumented s | CPU instrumented s | ratio | handlers' share "
-          "| ratio < 1.02 |")  # fmt: skip
-    print("|---:|---:|---:|---:|---|")
+    print("handlers (SDK calls included) over the run's CPU, measured within each run;")
+    print("1 + share estimates the same ratio without the A/B's run-to-run noise.\n")
+    print("| CPU uninstrumented s | CPU instrumented s | ratio (A/B) | handlers' share "
+          "| ratio < 1.02 (A/B) | 1 + share < 1.02 |")  # fmt: skip
+    print("|---:|---:|---:|---:|---|---|")
+    share = cpu["handler_share"]
     print(
-        f"| {cpu['plain_s']:.3f} | {cpu['instr_s']:.3f} | {cpu['ratio']:.3f} "
-        f"| {cpu['handler_share']:.1%} | {verdict(cpu['ratio'] < CPU_TARGET)} |\n"
+        f"| {cpu['plain_s']:.3f} | {cpu['instr_s']:.3f} | {cpu['ratio']:.3f} | {share:.1%} "
+        f"| {verdict(cpu['ratio'] < CPU_TARGET)} | {verdict(1 + share < CPU_TARGET)} |\n"
     )
 
 
