@@ -59,15 +59,16 @@ def time_loop(call: Callable[[], object], n: int) -> float:
 # --------------------------------------------------------------------- SDK spy
 
 
-SdkCall = tuple[Callable[..., None], object, dict[str, Any]]
+SdkCall = tuple[Any, str, object, dict[str, Any]]
+"""An instrument, the name of the method called (``add``/``record``), value, attributes."""
 
 
 @contextmanager
 def sdk_calls(provider: MeterProvider) -> Iterator[list[SdkCall]]:
     """Capture every SDK ``Counter.add`` / ``Histogram.record`` made into ``provider``.
 
-    The captured calls (bound real method, value, a copy of the attributes) are
-    replayed alone to measure what the SDK costs for the very same data points.
+    The captured calls (instrument, method name, value, a copy of the attributes)
+    are replayed alone to measure what the SDK costs for the very same data points.
     """
     calls: list[SdkCall] = []
     consumer = provider._measurement_consumer
@@ -78,13 +79,12 @@ def sdk_calls(provider: MeterProvider) -> Iterator[list[SdkCall]]:
 
         def capture(self: Any, amount: Any, attributes: Any = None, *a: Any, **k: Any) -> None:
             if self._measurement_consumer is consumer:
-                calls.append((getattr(self, f"_bench_real_{name}"), amount, dict(attributes or {})))
+                calls.append((self, name, amount, dict(attributes or {})))
             real(self, amount, attributes, *a, **k)
 
         return capture
 
     for cls, name in _SDK_METHODS:
-        setattr(cls, f"_bench_real_{name}", originals[cls])
         setattr(cls, name, spy(cls, name))
     try:
         yield calls
@@ -129,8 +129,12 @@ def job_context(i: int) -> Iterator[None]:
 
 
 def replay(calls: list[SdkCall]) -> Callable[[], None]:
+    """The captured calls made again, to the SDK's methods as they are now (made
+    no-ops inside ``sdk_disabled()``)."""
+    bound = [(getattr(instrument, name), value, attrs) for instrument, name, value, attrs in calls]
+
     def call() -> None:
-        for method, value, attributes in calls:
+        for method, value, attributes in bound:
             method(value, attributes)
 
     return call

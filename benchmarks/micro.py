@@ -6,8 +6,9 @@ processes, and here they come in two modes about 2x apart, which a median mixes)
 Each repetition measures the call uninstrumented, then instrumented, then the SDK
 calls alone (the exact ``add``/``record`` calls the instrumented unit made, with
 the same attributes, captured once and replayed), then instrumented with the
-SDK's calls made no-ops. ``own = instrumented - uninstrumented - SDK`` is what
-this package itself costs; ``own_direct`` measures the same directly.
+SDK's calls made no-ops, less those no-op calls alone. ``own = instrumented -
+uninstrumented - SDK`` is what this package itself costs; ``own_direct``
+measures the same directly.
 
 On livekit-agents 1.5.2+ the framework's own ``collect_usage`` is timed per
 event too, recording into a global SDK MeterProvider.
@@ -215,7 +216,7 @@ def measure_all(n: int, reps: int) -> dict[str, Any]:
     scenarios: list[Scenario] = [PoolCycle(loop)]
     scenarios += [UsageEvent(kind, c, e) for kind, (c, e) in usage_events().items()]
     scenarios.append(Turn(loop))
-    series = ("base", "instr", "sdk", "calls", "direct", "native", "native_job")
+    series = ("base", "instr", "sdk", "calls", "direct", "noop", "native", "native_job")
     samples = {s.name: {key: list[float]() for key in series} for s in scenarios}
     for _ in range(reps):
         for s in scenarios:
@@ -235,6 +236,7 @@ def measure_all(n: int, reps: int) -> dict[str, Any]:
             figures["calls"].append(len(calls))
             with sdk_disabled():
                 figures["direct"].append(s.measure(loop, n))
+                figures["noop"].append(time_loop(replay(calls), n))
             if native and isinstance(s, UsageEvent):  # side by side with ours
                 figures["native"].append(native_collect_usage(s.event, n, in_job=False))
                 figures["native_job"].append(native_collect_usage(s.event, n, in_job=True))
@@ -249,7 +251,7 @@ def measure_all(n: int, reps: int) -> dict[str, Any]:
             "instr_ns": best["instr"],
             "sdk_ns": best["sdk"],
             "own_ns": best["instr"] - best["base"] - best["sdk"],
-            "own_direct_ns": best["direct"] - best["base"],
+            "own_direct_ns": best["direct"] - best["base"] - best["noop"],
             "sdk_calls": int(best["calls"]),
         }
         if "native" in best:

@@ -49,7 +49,8 @@ def verdict(ok: bool) -> str:
 def print_micro(micro: dict[str, Any]) -> None:
     print("### Per wrapped call (best of the repetitions, µs per unit of work)\n")
     print("own = instrumented - uninstrumented - SDK calls alone; own (direct) = instrumented "
-          "with the SDK's add/record made no-ops - uninstrumented.\n")  # fmt: skip
+          "with the SDK's add/record made no-ops - uninstrumented - the same no-op calls "
+          "alone.\n")  # fmt: skip
     print("| call | uninstr. | instr. | ratio | SDK alone (calls) | own | own (direct) "
           "| own < 2 µs |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---|")

@@ -2,9 +2,9 @@
 
 Every STT, TTS, LLM, realtime session and interruption detector is an
 ``rtc.EventEmitter`` that emits its usage as ``"metrics_collected"``, alone or
-inside an ``AgentSession``, on every livekit-agents release.  Wrapping
-``EventEmitter.emit`` is the one patch point that sees them all; the wrapper
-returns at once for every other event.
+inside an ``AgentSession``, on every livekit-agents release.  The patch of
+``EventEmitter.emit`` (:mod:`.event_routes`) is the one patch point that sees
+them all; it routes this one event name here.
 
 Each usage is counted once, for the component that served it:
 
@@ -20,15 +20,14 @@ Each usage is counted once, for the component that served it:
 
 from __future__ import annotations
 
-import functools
 import threading
-from typing import Any, Callable
+from typing import Any
 
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, instrumentation_enabled
+from opentelemetry.instrumentation.livekit_agents.instrumentors import event_routes
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, current_context
 from opentelemetry.instrumentation.livekit_agents.usage import record_usage
 
 _EVENT = "metrics_collected"
-_PATCH_MARK = "_otel_livekit_agents_patch"
 
 
 class _LastRecorded(threading.local):
@@ -43,31 +42,23 @@ class _LastRecorded(threading.local):
 
 
 _last_recorded = _LastRecorded()
+_route: event_routes.Route | None = None
 
 
 def instrument(recorder: Recorder) -> None:
-    """Patch ``rtc.EventEmitter.emit``.
-
-    Every event of every emitter in the process passes through this patch, so it
-    is a plain function rather than a wrapt wrapper: wrapt binds a new wrapper
-    object on each ``emitter.emit`` access, ~1.5 us per event on a slow core
-    against ~0.4 us for a function.  ``__wrapped__`` is the original, as with wrapt.
-    """
-    from livekit.rtc.event_emitter import EventEmitter
-
-    original = EventEmitter.__dict__["emit"]
-    if getattr(original, _PATCH_MARK, False):
-        return
-    EventEmitter.emit = _patched_emit(original, recorder, _adapters())  # type: ignore[method-assign]
+    """Route every ``"metrics_collected"`` event to the usage recorder."""
+    global _route
+    if _route is None:
+        _route = _usage_route(recorder, _AdapterCheck(_adapters()))
+        event_routes.route(_EVENT, _route)
 
 
 def uninstrument() -> None:
-    """Restore ``rtc.EventEmitter.emit``."""
-    from livekit.rtc.event_emitter import EventEmitter
-
-    patched = EventEmitter.__dict__.get("emit")
-    if getattr(patched, _PATCH_MARK, False):
-        EventEmitter.emit = patched.__wrapped__  # type: ignore[method-assign,union-attr]
+    """Stop routing usage events."""
+    global _route
+    if _route is not None:
+        event_routes.unroute(_EVENT, _route)
+        _route = None
 
 
 def _adapters() -> tuple[type, ...]:
@@ -81,27 +72,17 @@ def _adapters() -> tuple[type, ...]:
     return tuple(c for c in candidates if isinstance(c, type))
 
 
-def _patched_emit(
-    original: Callable[..., Any], recorder: Recorder, adapters: tuple[type, ...]
-) -> Callable[..., Any]:
-    is_adapter = _AdapterCheck(adapters)
+def _usage_route(recorder: Recorder, is_adapter: _AdapterCheck) -> event_routes.Route:
     last = _last_recorded
 
-    @functools.wraps(original)
-    def emit(emitter: Any, event: Any, *args: Any, **kwargs: Any) -> Any:
-        if (
-            event == _EVENT
-            and args
-            and args[0] is not last.event
-            and not is_adapter(emitter)
-            and instrumentation_enabled()
-            and record_usage(recorder, emitter, args[0])
-        ):
-            last.event = args[0]
-        return original(emitter, event, *args, **kwargs)
+    def on_metrics_collected(emitter: Any, metrics: Any) -> None:
+        if metrics is last.event or is_adapter(emitter):
+            return
+        context = current_context()
+        if context is not None and record_usage(recorder, emitter, metrics, context):
+            last.event = metrics
 
-    setattr(emit, _PATCH_MARK, True)
-    return emit
+    return on_metrics_collected
 
 
 class _AdapterCheck:

@@ -47,7 +47,7 @@ from wrapt import wrap_function_wrapper
 
 from opentelemetry.instrumentation.livekit_agents.recorder import (
     Recorder,
-    instrumentation_enabled,
+    current_context,
     never_raises,
 )
 
@@ -133,7 +133,7 @@ async def flush() -> None:
 @never_raises
 def _start_flush() -> asyncio.Future[None] | None:
     """Start the flush in a daemon thread; a future that is done when it returns."""
-    if not _flushing or not instrumentation_enabled():
+    if not _flushing or current_context() is None:  # None: instrumentation suppressed
         return None
     recorder = _flushing[0]
     loop = asyncio.get_running_loop()

@@ -1,8 +1,9 @@
 """Turn latencies of every ``AgentSession``: a ``TurnTracker`` per started session.
 
-``AgentSession.start`` is wrapped to subscribe the tracker to the session's own
-events before the session runs; ``uninstrument()`` unsubscribes it from every
-live session.
+``AgentSession.start`` is wrapped to give the session a tracker before it runs;
+the session events a tracker reads are routed to it by the ``EventEmitter.emit``
+patch (:mod:`.event_routes`).  ``uninstrument()`` stops the routes and forgets
+every tracker.
 """
 
 from __future__ import annotations
@@ -13,50 +14,72 @@ from typing import Any, Callable
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
+from opentelemetry.instrumentation.livekit_agents.instrumentors import event_routes
 from opentelemetry.instrumentation.livekit_agents.recorder import (
     Recorder,
-    instrumentation_enabled,
+    current_context,
     never_raises,
 )
-from opentelemetry.instrumentation.livekit_agents.turns import TurnTracker
+from opentelemetry.instrumentation.livekit_agents.turns import Handler, TurnTracker
 
 _MODULE = "livekit.agents.voice.agent_session"
 
 _trackers: weakref.WeakKeyDictionary[Any, TurnTracker] = weakref.WeakKeyDictionary()
+_routes: list[tuple[str, event_routes.Route]] = []
 
 
 def instrument(recorder: Recorder) -> None:
-    """Patch ``AgentSession.start``."""
+    """Patch ``AgentSession.start`` and route the tracked events."""
     from livekit.agents import llm
+    from livekit.agents.voice.agent_session import AgentSession
 
     # livekit-agents 1.3.1 added ChatMessage.metrics, the per-turn MetricsReport.
     reports = "metrics" in getattr(llm.ChatMessage, "model_fields", {})
-    wrap_function_wrapper(_MODULE, "AgentSession.start", _start_wrapper(recorder, reports))
+    wrap_function_wrapper(_MODULE, "AgentSession.start", _start_wrapper(recorder))
+    for event, handler in TurnTracker.handlers(reports).items():
+        callback = _tracker_route(AgentSession, handler)
+        event_routes.route(event, callback)
+        _routes.append((event, callback))
 
 
 def uninstrument() -> None:
-    """Restore ``AgentSession.start`` and unsubscribe from every live session."""
+    """Restore ``AgentSession.start``, stop the routes and forget every tracker."""
     from livekit.agents.voice.agent_session import AgentSession
 
     unwrap(AgentSession, "start")
-    for session, tracker in list(_trackers.items()):
-        tracker.detach(session)
+    for event, callback in _routes:
+        event_routes.unroute(event, callback)
+    _routes.clear()
     _trackers.clear()
 
 
-def _start_wrapper(recorder: Recorder, reports: bool) -> Callable[..., Any]:
+def _start_wrapper(recorder: Recorder) -> Callable[..., Any]:
     async def wrapper(wrapped: Callable[..., Any], session: Any, args: Any, kwargs: Any) -> Any:
-        if instrumentation_enabled():
-            _track(recorder, session, reports)
+        if current_context() is not None:
+            _track(recorder, session)
         return await wrapped(*args, **kwargs)
 
     return wrapper
 
 
 @never_raises
-def _track(recorder: Recorder, session: Any, reports: bool) -> None:
-    if session in _trackers:
-        return
-    tracker = TurnTracker(recorder, session, reports)
-    tracker.attach(session)
-    _trackers[session] = tracker
+def _track(recorder: Recorder, session: Any) -> None:
+    if session not in _trackers:
+        _trackers[session] = TurnTracker(recorder, session)
+
+
+def _tracker_route(session_class: type, handler: Handler) -> event_routes.Route:
+    trackers = _trackers
+
+    def on_session_event(emitter: Any, event: Any) -> None:
+        # components emit "metrics_collected" too: only a session can have a tracker
+        if not isinstance(emitter, session_class):
+            return
+        tracker = trackers.get(emitter)
+        if tracker is None:
+            return
+        context = current_context()
+        if context is not None:
+            handler(tracker, event, context)
+
+    return on_session_event

@@ -7,7 +7,6 @@ values (see ``model_identity``), so a plugin whose model changes at run time
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import pytest
@@ -21,7 +20,6 @@ from opentelemetry.instrumentation.livekit_agents.model_identity import (
     identify,
     with_metadata,
 )
-from opentelemetry.instrumentation.livekit_agents.recorder import never_raises
 
 from .metric_points import attrs, points
 from .metrics_events import tts_metrics
@@ -133,19 +131,6 @@ def test_with_metadata_fills_unknowns_and_keeps_a_complete_identity() -> None:
     filled = with_metadata(unknown, {"model_name": "from-metadata"})
     assert filled == ModelIdentity("from-metadata", "acme", "acme")
     assert with_metadata(unknown, {"model_name": "from-metadata"}) is filled
-
-
-def test_never_raises_keeps_the_signature_listeners_are_inspected_by() -> None:
-    class Listener:
-        def on_event(self, event: object) -> None:
-            raise ValueError("swallowed")
-
-    # a guarded bound method, as the turn tracker subscribes them: the framework's
-    # per-event inspect.signature() finds the precomputed signature, not a new one
-    handler = never_raises(Listener().on_event)
-    assert list(inspect.signature(handler).parameters) == ["event"]
-    assert inspect.signature(handler) is inspect.signature(handler)
-    assert handler(object()) is None
 
 
 def test_derived_values_are_built_once_per_identity_and_kind() -> None:

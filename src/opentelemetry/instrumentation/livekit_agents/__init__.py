@@ -63,7 +63,8 @@ __all__ = ["AgentsInstrumentor", "__version__"]
 
 _logger = logging.getLogger(__name__)
 
-# The framework-level aspects, each with instrument(recorder) / uninstrument().
+# The framework-level aspects, each with instrument(recorder) / uninstrument(); the
+# ``EventEmitter.emit`` patch (event_routes) comes and goes with their routes.
 _ASPECTS = (connection_pool, component_metrics, session, job)
 
 

@@ -15,8 +15,10 @@ import time
 from contextvars import ContextVar
 from typing import Any, Callable
 
+from opentelemetry.context import Context
+
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, instrumentation_enabled
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, current_context
 
 _logger = logging.getLogger(__name__)
 
@@ -26,11 +28,12 @@ Wrapper = Callable[[Callable[..., Any], Any, Any, Any], Any]
 class Acquisition:
     """One acquisition in progress: who asked, and whether it opened a connection."""
 
-    __slots__ = ("connected", "owner")
+    __slots__ = ("connected", "context", "owner")
 
-    def __init__(self, owner: object, connected: bool) -> None:
+    def __init__(self, owner: object, connected: bool, context: Context) -> None:
         self.owner = owner
         self.connected = connected
+        self.context = context
 
 
 _current: ContextVar[Acquisition | None] = ContextVar("livekit_agents_acquisition", default=None)
@@ -51,11 +54,12 @@ def acquire_wrapper(
 
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         outer = _current.get()
-        if outer is not None or not instrumentation_enabled():
+        context = current_context() if outer is None else None
+        if context is None:  # inside another acquisition, or suppressed
             if outer is not None:
                 outer.connected = True
             return await wrapped(*args, **kwargs)
-        acquisition = Acquisition(instance, connected=not may_reuse)
+        acquisition = Acquisition(instance, connected=not may_reuse, context=context)
         token = _current.set(acquisition)
         start = time.perf_counter()
         try:
@@ -91,6 +95,8 @@ def _record(
     # the guard of never_raises, inlined: this runs for every acquisition
     try:
         identity = identity_of(acquisition.owner)
-        recorder.record_acquire_time(identity, seconds, not acquisition.connected, error)
+        recorder.record_acquire_time(
+            identity, seconds, not acquisition.connected, error, acquisition.context
+        )
     except Exception:
         _logger.debug("livekit-agents instrumentation dropped an acquisition", exc_info=True)

@@ -9,7 +9,6 @@ always before the collection that exports their time: see :class:`PendingPoints`
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import logging
@@ -61,22 +60,21 @@ def never_raises(func: Callable[_P, _R | None]) -> Callable[_P, _R | None]:
             _logger.debug("livekit-agents instrumentation dropped a data point", exc_info=True)
             return None
 
-    # rtc.EventEmitter.emit computes inspect.signature() of every listener on every
-    # event; a precomputed signature spares it unwrapping and re-parsing ``func``,
-    # or building a new Signature when ``func`` is a bound method.
-    with contextlib.suppress(TypeError, ValueError):  # none to give: emit computes it
-        guarded.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
     return guarded
 
 
-def instrumentation_enabled() -> bool:
-    """``opentelemetry.instrumentation.utils.is_instrumentation_enabled()`` in one
-    context read instead of two: it runs on every usage event."""
+def current_context() -> Context | None:
+    """The current context, or None where instrumentation is suppressed.
+
+    ``is_instrumentation_enabled()`` in one context read instead of two, and the
+    read gives the context that the event's data points keep for exemplars.
+    """
     context = get_current()
-    return not (
-        context.get(_SUPPRESS_INSTRUMENTATION_KEY)
-        or context.get(_SUPPRESS_INSTRUMENTATION_KEY_PLAIN)
-    )
+    if context.get(_SUPPRESS_INSTRUMENTATION_KEY) or context.get(
+        _SUPPRESS_INSTRUMENTATION_KEY_PLAIN
+    ):
+        return None
+    return context
 
 
 def valid_number(value: object, limit: float) -> float | None:
@@ -137,11 +135,13 @@ class PendingPoints:
     def __len__(self) -> int:
         return len(self._points)
 
-    def put(self, record: Callable[..., None], amount: float, attributes: Attributes) -> None:
-        """Queue ``record(amount, attributes)``; record the batch once it is full."""
+    def put(
+        self, record: Callable[..., None], amount: float, attributes: Attributes, context: Context
+    ) -> None:
+        """Queue ``record(amount, attributes)`` observed in ``context``; record the batch
+        once it is full."""
         points = self._points
-        context = get_current() if _RECORD_TAKES_CONTEXT else None
-        points.append((record, amount, attributes, context))
+        points.append((record, amount, attributes, context if _RECORD_TAKES_CONTEXT else None))
         if len(points) >= self._limit:
             self.record_all()
 
@@ -224,7 +224,8 @@ class Recorder:
         identity: ModelIdentity,
         seconds: float,
         reused: bool,
-        error: BaseException | None = None,
+        error: BaseException | None,
+        context: Context,
     ) -> None:
         """One connection acquisition, reused or new, failed or not."""
         if not self.allows(identity.provider_key):
@@ -236,31 +237,40 @@ class Recorder:
         )
         if error is not None:
             attributes = {**attributes, "error.type": type(error).__qualname__}
-        self.record_seconds(self.instruments.connection_acquire_time, seconds, attributes)
+        self.record_seconds(self.instruments.connection_acquire_time, seconds, attributes, context)
 
-    def record_seconds(self, histogram: Histogram, value: object, attributes: Attributes) -> None:
+    # Each data point is recorded with the context of the event it belongs to: one
+    # context read per event (``current_context()``), not one per point.
+
+    def record_seconds(
+        self, histogram: Histogram, value: object, attributes: Attributes, context: Context
+    ) -> None:
         """Record a duration, or drop it (debug log) when it is not plausible."""
         seconds = valid_seconds(value)
         if seconds is None:
             _logger.debug("dropped %r for %s: not a valid duration", value, attributes)
             return
-        PENDING.put(histogram.record, seconds, attributes)
+        PENDING.put(histogram.record, seconds, attributes, context)
 
-    def record_amount(self, histogram: Histogram, value: object, attributes: Attributes) -> None:
+    def record_amount(
+        self, histogram: Histogram, value: object, attributes: Attributes, context: Context
+    ) -> None:
         """Record a non-zero amount (tokens) into a histogram, or drop it when odd."""
         amount = valid_number(value, MAX_AMOUNT)
         if amount is None:
             _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
         elif amount:
-            PENDING.put(histogram.record, amount, attributes)
+            PENDING.put(histogram.record, amount, attributes, context)
 
-    def add(self, counter: Counter, value: object, attributes: Attributes) -> None:
+    def add(
+        self, counter: Counter, value: object, attributes: Attributes, context: Context
+    ) -> None:
         """Add a non-zero amount to a counter, or drop it (debug log) when odd."""
         amount = valid_number(value, MAX_AMOUNT)
         if amount is None:
             _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
         elif amount:
-            PENDING.put(counter.add, amount, attributes)
+            PENDING.put(counter.add, amount, attributes, context)
 
 
 def _acquire_attributes(identity: ModelIdentity, reused: str) -> Mapping[str, str]:

@@ -26,6 +26,7 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Callable
 
+from opentelemetry.context import Context
 from opentelemetry.metrics import Histogram
 
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
@@ -33,50 +34,45 @@ from opentelemetry.instrumentation.livekit_agents.model_identity import (
     identify,
     with_metadata,
 )
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, never_raises
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
 _SEEN_SPEECHES = 64
 """Speech ids remembered per session to keep one TTFT/TTFB point per reply."""
 
 
-class TurnTracker:
-    """Listens to one session's events and records its turn latencies."""
+Handler = Callable[["TurnTracker", Any, Context], None]
+"""A tracker's handler of one session event: the tracker, the event, its context."""
 
-    def __init__(self, recorder: Recorder, session: Any, reports: bool) -> None:
+
+class TurnTracker:
+    """Records one session's turn latencies from the session's events."""
+
+    def __init__(self, recorder: Recorder, session: Any) -> None:
         self._recorder = recorder
-        # The session holds the handlers, the handlers hold this tracker: no
-        # reference from the instrumentation keeps a session alive.
-        # Guarded here rather than decorated: rtc.EventEmitter.emit computes
-        # inspect.signature() of every listener on every event, which for a bound
-        # method builds a new Signature each time (~9 us); a function carrying its
-        # precomputed signature is a lookup.
-        handlers: dict[str, Callable[[Any], None]] = (
-            {"conversation_item_added": self._on_item_added}
-            if reports
-            else {
-                "metrics_collected": self._on_metrics,
-                "agent_state_changed": self._on_agent_state,
-            }
-        )
-        self._handlers = {event: never_raises(handler) for event, handler in handlers.items()}
+        # Trackers are kept by a weak reference to their session; this one keeps
+        # only a weak reference back, so no tracker keeps a session alive.
         self._session = weakref.ref(session)
         self._user_stopped_at: float | None = None
         self._ttft_seen: OrderedDict[str, None] = OrderedDict()
         self._ttfb_seen: OrderedDict[str, None] = OrderedDict()
 
-    def attach(self, session: Any) -> None:
-        """Subscribe to the session's events."""
-        for event, handler in self._handlers.items():
-            session.on(event, handler)
+    @staticmethod
+    def handlers(reports: bool) -> dict[str, Handler]:
+        """The session events a tracker reads, with its handler of each.
 
-    def detach(self, session: Any) -> None:
-        """Unsubscribe; the session then runs as if never instrumented."""
-        for event, handler in self._handlers.items():
-            session.off(event, handler)
+        ``reports``: the framework writes a ``MetricsReport`` on each message (1.3.1+).
+        """
+        if reports:
+            return {"conversation_item_added": TurnTracker.on_item_added}
+        return {
+            "metrics_collected": TurnTracker.on_metrics,
+            "agent_state_changed": TurnTracker.on_agent_state,
+        }
 
     # -- 1.3.1+: the framework's MetricsReport -------------------------------------------
 
-    def _on_item_added(self, event: Any) -> None:
+    def on_item_added(self, event: Any, context: Context) -> None:
+        """``"conversation_item_added"``: a user or assistant message and its report."""
         item: Any = getattr(event, "item", None)
         if getattr(item, "type", None) != "message":
             return  # handoffs, function calls
@@ -90,33 +86,36 @@ class TurnTracker:
                 report.get("transcription_delay"),
                 report.get("end_of_turn_delay"),
                 report.get("on_user_turn_completed_delay"),
+                context,
             )
         elif item.role == "assistant":
             instruments = self._recorder.instruments
             llm = with_metadata(self._component("llm"), report.get("llm_metadata"))
             tts = with_metadata(self._component("tts"), report.get("tts_metadata"))
-            self._record(instruments.turn_e2e_latency, report.get("e2e_latency"), llm)
-            self._record(instruments.turn_llm_ttft, report.get("llm_node_ttft"), llm)
-            self._record(instruments.turn_tts_ttfb, report.get("tts_node_ttfb"), tts)
+            self._record(instruments.turn_e2e_latency, report.get("e2e_latency"), llm, context)
+            self._record(instruments.turn_llm_ttft, report.get("llm_node_ttft"), llm, context)
+            self._record(instruments.turn_tts_ttfb, report.get("tts_node_ttfb"), tts, context)
 
     # -- before 1.3.1: EOU, LLM and TTS metrics, and the agent state -----------------
 
-    def _on_metrics(self, event: Any) -> None:
+    def on_metrics(self, event: Any, context: Context) -> None:
+        """``"metrics_collected"``: the session's EOU, LLM and TTS metrics."""
         metrics = getattr(event, "metrics", None)
         kind = type(metrics).__name__
         if kind == "EOUMetrics":
-            self._on_end_of_utterance(metrics)
+            self._on_end_of_utterance(metrics, context)
         elif kind == "LLMMetrics":
-            self._first_per_speech(metrics, "ttft", self._ttft_seen, "llm")
+            self._first_per_speech(metrics, "ttft", self._ttft_seen, "llm", context)
         elif kind == "TTSMetrics":
-            self._first_per_speech(metrics, "ttfb", self._ttfb_seen, "tts")
+            self._first_per_speech(metrics, "ttfb", self._ttfb_seen, "tts", context)
 
-    def _on_end_of_utterance(self, metrics: Any) -> None:
+    def _on_end_of_utterance(self, metrics: Any, context: Context) -> None:
         self._record_user_turn(
             self._component("stt"),
             metrics.transcription_delay,
             metrics.end_of_utterance_delay,
             metrics.on_user_turn_completed_delay,
+            context,
         )
         # The end of speech was end_of_utterance_delay before the turn was
         # detected, and the event is stamped after on_user_turn_completed ran.
@@ -127,7 +126,12 @@ class TurnTracker:
         )
 
     def _first_per_speech(
-        self, metrics: Any, field: str, seen: OrderedDict[str, None], component: str
+        self,
+        metrics: Any,
+        field: str,
+        seen: OrderedDict[str, None],
+        component: str,
+        context: Context,
     ) -> None:
         speech_id = getattr(metrics, "speech_id", None)
         if not speech_id or speech_id in seen:
@@ -137,24 +141,31 @@ class TurnTracker:
             seen.popitem(last=False)
         instruments = self._recorder.instruments
         histogram = instruments.turn_llm_ttft if component == "llm" else instruments.turn_tts_ttfb
-        self._record(histogram, getattr(metrics, field, None), self._component(component))
+        self._record(histogram, getattr(metrics, field, None), self._component(component), context)
 
-    def _on_agent_state(self, event: Any) -> None:
+    def on_agent_state(self, event: Any, context: Context) -> None:
+        """``"agent_state_changed"``: the end of a turn is the agent starting to speak."""
         if getattr(event, "new_state", None) != "speaking" or self._user_stopped_at is None:
             return
         e2e = time.time() - self._user_stopped_at
         self._user_stopped_at = None
-        self._record(self._recorder.instruments.turn_e2e_latency, e2e, self._component("llm"))
+        llm = self._component("llm")
+        self._record(self._recorder.instruments.turn_e2e_latency, e2e, llm, context)
 
     # -- shared ------------------------------------------------------------------------
 
     def _record_user_turn(
-        self, stt: ModelIdentity, transcription: object, end_of_turn: object, callback: object
+        self,
+        stt: ModelIdentity,
+        transcription: object,
+        end_of_turn: object,
+        callback: object,
+        context: Context,
     ) -> None:
         instruments = self._recorder.instruments
-        self._record(instruments.turn_transcription_delay, transcription, stt)
-        self._record(instruments.turn_end_of_turn_delay, end_of_turn, stt)
-        self._record(instruments.turn_on_user_turn_completed_delay, callback, stt)
+        self._record(instruments.turn_transcription_delay, transcription, stt, context)
+        self._record(instruments.turn_end_of_turn_delay, end_of_turn, stt, context)
+        self._record(instruments.turn_on_user_turn_completed_delay, callback, stt, context)
 
     def _component(self, name: str) -> ModelIdentity:
         """The identity of the session's current STT, LLM or TTS (after handoffs too).
@@ -168,6 +179,8 @@ class TurnTracker:
         # an agent without its own component holds NOT_GIVEN, which is falsy
         return identify(getattr(agent, name, None) or getattr(session, name, None))
 
-    def _record(self, histogram: Histogram, value: object, identity: ModelIdentity) -> None:
+    def _record(
+        self, histogram: Histogram, value: object, identity: ModelIdentity, context: Context
+    ) -> None:
         if value is not None and self._recorder.allows(identity.provider_key):
-            self._recorder.record_seconds(histogram, value, identity.shared_attributes)
+            self._recorder.record_seconds(histogram, value, identity.shared_attributes, context)

@@ -9,9 +9,10 @@ framework's own counters; odd amounts are dropped by the recorder.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any, Callable, NamedTuple
+
+from opentelemetry.context import Context
 
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
     ModelIdentity,
@@ -20,8 +21,6 @@ from opentelemetry.instrumentation.livekit_agents.model_identity import (
     with_metadata,
 )
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
-
-_logger = logging.getLogger(__name__)
 
 CHAT = "chat"
 GENERATE_CONTENT = "generate_content"
@@ -57,21 +56,17 @@ _GEN_AI_PROVIDER_BY_HOST_SUFFIX = (
 )
 
 
-def record_usage(recorder: Recorder, emitter: object, metrics: object) -> bool:
-    """Record one metrics event that ``emitter`` (a component) emitted; never raises.
+def record_usage(recorder: Recorder, emitter: object, metrics: object, context: Context) -> bool:
+    """Record one metrics event that ``emitter`` (a component) emitted in ``context``.
 
     True when ``metrics`` is usage (whether or not its provider is switched on).
     """
-    # the guard of never_raises, inlined: this runs for every metrics event
-    try:
-        handler = _handler(type(metrics))
-        if handler is None:
-            return False  # VAD, EOU, avatar, ... carry no usage
-        identity = metrics_identity(emitter, metrics)
-        if recorder.allows(identity.provider_key):
-            handler(recorder, identity, metrics)
-    except Exception:
-        _logger.debug("livekit-agents instrumentation dropped a usage event", exc_info=True)
+    handler = _handler(type(metrics))
+    if handler is None:
+        return False  # VAD, EOU, avatar, ... carry no usage
+    identity = metrics_identity(emitter, metrics)
+    if recorder.allows(identity.provider_key):
+        handler(recorder, identity, metrics, context)
     return True
 
 
@@ -93,20 +88,23 @@ def gen_ai_provider_name(identity: ModelIdentity) -> str:
     return _GEN_AI_PROVIDER_BY_KEY.get(identity.provider_key, identity.provider_key)
 
 
-def _llm(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
+def _llm(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
     instruments = recorder.instruments
     attributes = identity.shared_attributes
     input_tokens = getattr(metrics, "prompt_tokens", 0)
     output_tokens = getattr(metrics, "completion_tokens", 0)
-    recorder.add(instruments.llm_input_tokens, input_tokens, attributes)
+    recorder.add(instruments.llm_input_tokens, input_tokens, attributes, context)
     recorder.add(
-        instruments.llm_input_cached_tokens, getattr(metrics, "prompt_cached_tokens", 0), attributes
+        instruments.llm_input_cached_tokens,
+        getattr(metrics, "prompt_cached_tokens", 0),
+        attributes,
+        context,
     )
-    recorder.add(instruments.llm_output_tokens, output_tokens, attributes)
-    _gen_ai(recorder, identity, metrics, CHAT, input_tokens, output_tokens)
+    recorder.add(instruments.llm_output_tokens, output_tokens, attributes, context)
+    _gen_ai(recorder, identity, metrics, context, CHAT, input_tokens, output_tokens)
 
 
-def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
+def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
     instruments = recorder.instruments
     attributes = identity.shared_attributes
     inputs = getattr(metrics, "input_token_details", None)
@@ -124,30 +122,38 @@ def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None
         (instruments.llm_session_duration, getattr(metrics, "session_duration", 0)),
     )
     for counter, amount in amounts:
-        recorder.add(counter, amount, attributes)
-    _gen_ai(recorder, identity, metrics, GENERATE_CONTENT, input_tokens, output_tokens)
+        recorder.add(counter, amount, attributes, context)
+    _gen_ai(recorder, identity, metrics, context, GENERATE_CONTENT, input_tokens, output_tokens)
 
 
-def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
+def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
     attributes = identity.shared_attributes
     instruments = recorder.instruments
-    recorder.add(instruments.tts_characters, getattr(metrics, "characters_count", 0), attributes)
-    recorder.add(instruments.tts_audio_duration, getattr(metrics, "audio_duration", 0), attributes)
+    recorder.add(
+        instruments.tts_characters, getattr(metrics, "characters_count", 0), attributes, context
+    )
+    recorder.add(
+        instruments.tts_audio_duration, getattr(metrics, "audio_duration", 0), attributes, context
+    )
 
 
-def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
+def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
     recorder.add(
         recorder.instruments.stt_audio_duration,
         getattr(metrics, "audio_duration", 0),
         identity.shared_attributes,
+        context,
     )
 
 
-def _interruption(recorder: Recorder, identity: ModelIdentity, metrics: Any) -> None:
+def _interruption(
+    recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context
+) -> None:
     recorder.add(
         recorder.instruments.interruption_num_requests,
         getattr(metrics, "num_requests", 0),
         identity.shared_attributes,
+        context,
     )
 
 
@@ -155,6 +161,7 @@ def _gen_ai(
     recorder: Recorder,
     identity: ModelIdentity,
     metrics: Any,
+    context: Context,
     operation: str,
     input_tokens: object,
     output_tokens: object,
@@ -164,17 +171,22 @@ def _gen_ai(
         return  # a connection report (1.5.2+), not an operation
     instruments = recorder.instruments
     attributes = identity.derived(operation, _gen_ai_attributes, operation)
-    recorder.record_amount(instruments.gen_ai_token_usage, input_tokens, attributes.input)
-    recorder.record_amount(instruments.gen_ai_token_usage, output_tokens, attributes.output)
+    recorder.record_amount(instruments.gen_ai_token_usage, input_tokens, attributes.input, context)
+    recorder.record_amount(
+        instruments.gen_ai_token_usage, output_tokens, attributes.output, context
+    )
     ttft = getattr(metrics, "ttft", -1)
     if isinstance(ttft, (int, float)) and ttft > 0:  # -1: no first chunk arrived
-        recorder.record_seconds(instruments.gen_ai_time_to_first_chunk, ttft, attributes.base)
+        recorder.record_seconds(
+            instruments.gen_ai_time_to_first_chunk, ttft, attributes.base, context
+        )
     if duration:
         cancelled = getattr(metrics, "cancelled", False) is True
         recorder.record_seconds(
             instruments.gen_ai_operation_duration,
             duration,
             attributes.cancelled if cancelled else attributes.base,
+            context,
         )
 
 
@@ -201,7 +213,7 @@ def _gen_ai_attributes(identity: ModelIdentity, operation: str) -> _GenAIAttribu
     )
 
 
-_Handler = Callable[[Recorder, ModelIdentity, Any], None]
+_Handler = Callable[[Recorder, ModelIdentity, Any, Context], None]
 _handlers_by_class: dict[type, _Handler | None] = {}
 
 

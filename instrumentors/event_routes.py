@@ -1,0 +1,84 @@
+"""The one patch of ``rtc.EventEmitter.emit``, shared by the aspects that read events.
+
+Components emit their usage, and sessions their turns, as ``rtc.EventEmitter``
+events on every livekit-agents release.  Instead of subscribing listeners, each
+aspect routes the event names it reads to a callback ``(emitter, arg) -> None``
+that this patch calls before the framework's own listeners: the framework runs
+``inspect.signature()`` on every listener for every event (~3 us on a slow
+core), a direct call costs a dict look-up.
+
+Every event of every emitter in the process passes through the patch, so it is
+a plain function rather than a wrapt wrapper: wrapt binds a new wrapper object
+on each ``emitter.emit`` access (~1.5 us against ~0.4 us).  ``__wrapped__`` is
+the original, as with wrapt.  The patch is installed with the first route and
+removed with the last.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Callable
+
+_logger = logging.getLogger(__name__)
+
+Route = Callable[[Any, Any], None]
+"""Called with the emitter and the event's argument, before the framework's listeners;
+an exception it raises is logged at debug level and goes no further."""
+
+_PATCH_MARK = "_otel_livekit_agents_patch"
+_routes: dict[str, tuple[Route, ...]] = {}
+
+
+def route(event: str, callback: Route) -> None:
+    """Call ``callback(emitter, arg)`` on every ``emitter.emit(event, arg)``."""
+    _routes[event] = (*_routes.get(event, ()), callback)
+    _patch()
+
+
+def unroute(event: str, callback: Route) -> None:
+    """Stop calling ``callback``; restore ``emit`` once no route is left."""
+    remaining = tuple(c for c in _routes.get(event, ()) if c is not callback)
+    if remaining:
+        _routes[event] = remaining
+    else:
+        _routes.pop(event, None)
+    if not _routes:
+        _unpatch()
+
+
+def _patch() -> None:
+    from livekit.rtc.event_emitter import EventEmitter
+
+    original = EventEmitter.__dict__["emit"]
+    if not getattr(original, _PATCH_MARK, False):
+        EventEmitter.emit = _patched_emit(original)  # type: ignore[method-assign]
+
+
+def _unpatch() -> None:
+    from livekit.rtc.event_emitter import EventEmitter
+
+    patched = EventEmitter.__dict__.get("emit")
+    if getattr(patched, _PATCH_MARK, False):
+        EventEmitter.emit = patched.__wrapped__  # type: ignore[method-assign,union-attr]
+
+
+def _patched_emit(original: Callable[..., Any]) -> Callable[..., Any]:
+    routes = _routes
+
+    @functools.wraps(original)
+    def emit(emitter: Any, event: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            callbacks = routes.get(event) if args else None
+        except TypeError:  # an unhashable event name is none of ours
+            callbacks = None
+        if callbacks is not None:
+            for callback in callbacks:
+                try:
+                    callback(emitter, args[0])
+                except Exception:
+                    _logger.debug("livekit-agents instrumentation dropped an event", exc_info=True)
+        return original(emitter, event, *args, **kwargs)
+
+    setattr(emit, _PATCH_MARK, True)
+    return emit
