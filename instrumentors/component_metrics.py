@@ -49,7 +49,7 @@ def instrument(recorder: Recorder) -> None:
     """Route every ``"metrics_collected"`` event to the usage recorder."""
     global _route
     if _route is None:
-        _route = _usage_route(recorder, _AdapterCheck(_adapters()))
+        _route = _usage_route(recorder, _adapters())
         event_routes.route(_EVENT, _route)
 
 
@@ -72,32 +72,21 @@ def _adapters() -> tuple[type, ...]:
     return tuple(c for c in candidates if isinstance(c, type))
 
 
-def _usage_route(recorder: Recorder, is_adapter: _AdapterCheck) -> event_routes.Route:
+def _usage_route(recorder: Recorder, adapters: tuple[type, ...]) -> event_routes.Route:
     last = _last_recorded
+    # isinstance(emitter, adapters), answered once per emitter class: the adapters
+    # are ABCs, whose isinstance is slow; classes are few.
+    adapter_classes: dict[type, bool] = {}
 
     def on_metrics_collected(emitter: Any, metrics: Any) -> None:
-        if metrics is last.event or is_adapter(emitter):
+        cls = type(emitter)
+        is_adapter = adapter_classes.get(cls)
+        if is_adapter is None:
+            is_adapter = adapter_classes[cls] = issubclass(cls, adapters)
+        if is_adapter or metrics is last.event:
             return
         context = current_context()
         if context is not None and record_usage(recorder, emitter, metrics, context):
             last.event = metrics
 
     return on_metrics_collected
-
-
-class _AdapterCheck:
-    """``isinstance(emitter, adapters)``, answered once per emitter class.
-
-    The adapters are ABCs, whose ``isinstance`` is slow; classes are few.
-    """
-
-    def __init__(self, adapters: tuple[type, ...]) -> None:
-        self._adapters = adapters
-        self._known: dict[type, bool] = {}
-
-    def __call__(self, emitter: object) -> bool:
-        cls = type(emitter)
-        known = self._known.get(cls)
-        if known is None:
-            known = self._known[cls] = issubclass(cls, self._adapters)
-        return known

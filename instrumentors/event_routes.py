@@ -67,18 +67,20 @@ def _patched_emit(original: Callable[..., Any]) -> Callable[..., Any]:
     routes = _routes
 
     @functools.wraps(original)
-    def emit(emitter: Any, event: Any, *args: Any, **kwargs: Any) -> Any:
+    # EventEmitter.emit(event, *args) takes no keywords: none to pass on (a dict
+    # built on every event of every emitter otherwise)
+    def emit(emitter: Any, event: Any, *args: Any) -> Any:
         try:
-            callbacks = routes.get(event) if args else None
+            callbacks = routes.get(event)
         except TypeError:  # an unhashable event name is none of ours
             callbacks = None
-        if callbacks is not None:
+        if callbacks is not None and args:
             for callback in callbacks:
                 try:
                     callback(emitter, args[0])
                 except Exception:
                     _logger.debug("livekit-agents instrumentation dropped an event", exc_info=True)
-        return original(emitter, event, *args, **kwargs)
+        return original(emitter, event, *args)
 
     setattr(emit, _PATCH_MARK, True)
     return emit
