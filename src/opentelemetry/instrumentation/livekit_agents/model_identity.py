@@ -44,6 +44,11 @@ class ModelIdentity:
         return {"model_name": self.model_name, "model_provider": self.model_provider}
 
     @cached_property
+    def complete(self) -> bool:
+        """Both the model and its provider are known: no metadata has anything to add."""
+        return self.model_name != UNKNOWN and self.model_provider != UNKNOWN
+
+    @cached_property
     def shared_attributes(self) -> Mapping[str, str]:
         """The same attributes built once per identity, shared by every data point.
 
@@ -151,12 +156,13 @@ def with_metadata(identity: ModelIdentity, metadata: object) -> ModelIdentity:
     """``identity`` with the unknowns filled from the framework's own metadata.
 
     ``metadata`` is a ``Metadata`` model (metrics events, 1.2.12+) or a
-    ``MetricsMetadata`` dict (turn reports, 1.5.2+), or None.
+    ``MetricsMetadata`` dict (turn reports, 1.5.2+), or None.  Hot paths skip the
+    call for a ``complete`` identity, which this returns unchanged.
     """
+    if metadata is None or identity.complete:
+        return identity
     model = identity.model_name
     provider = identity.model_provider
-    if metadata is None or (model != UNKNOWN and provider != UNKNOWN):
-        return identity  # nothing to fill: the common case, kept allocation-free
 
     def field(name: str) -> str | None:
         value = metadata.get(name) if isinstance(metadata, dict) else getattr(metadata, name, None)

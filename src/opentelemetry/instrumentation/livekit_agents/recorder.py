@@ -78,22 +78,17 @@ def current_context() -> Context | None:
 
 
 def valid_number(value: object, limit: float) -> float | None:
-    """``value`` as a float when it is finite and in ``[0, limit]``, else None."""
-    kind = type(value)
-    if kind is int or kind is float:
-        # the common case, on every data point; NaN fails both comparisons
-        return value if 0 <= value <= limit else None  # type: ignore[operator,return-value]
+    """``value`` as a float when it is finite and in ``[0, limit]``, else None.
+
+    The recorder accepts a plain ``int``/``float`` in range without this call, the
+    common case on every data point (NaN fails both comparisons); this decides the rest.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     number = float(value)
     if not math.isfinite(number) or number < 0.0 or number > limit:
         return None
     return value if isinstance(value, int) else number  # counts stay integers
-
-
-def valid_seconds(value: object) -> float | None:
-    """``value`` as seconds when it is a plausible duration, else None."""
-    return valid_number(value, MAX_SECONDS)
 
 
 MAX_PENDING = 64
@@ -246,31 +241,34 @@ class Recorder:
         self, histogram: Histogram, value: object, attributes: Attributes, context: Context
     ) -> None:
         """Record a duration, or drop it (debug log) when it is not plausible."""
-        seconds = valid_seconds(value)
+        seconds = (
+            value
+            if type(value) is float and 0.0 <= value <= MAX_SECONDS  # the common case
+            else valid_number(value, MAX_SECONDS)
+        )
         if seconds is None:
             _logger.debug("dropped %r for %s: not a valid duration", value, attributes)
             return
         PENDING.put(histogram.record, seconds, attributes, context)
 
     def record_amount(
-        self, histogram: Histogram, value: object, attributes: Attributes, context: Context
+        self,
+        record: Callable[..., None],
+        value: object,
+        attributes: Attributes,
+        context: Context,
     ) -> None:
-        """Record a non-zero amount (tokens) into a histogram, or drop it when odd."""
-        amount = valid_number(value, MAX_AMOUNT)
+        """Add a non-zero amount (tokens, characters, audio seconds) with ``record``, a
+        counter's ``add`` or a histogram's ``record``; drop it (debug log) when odd."""
+        amount = (
+            value
+            if (type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT
+            else valid_number(value, MAX_AMOUNT)
+        )
         if amount is None:
             _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
-        elif amount:
-            PENDING.put(histogram.record, amount, attributes, context)
-
-    def add(
-        self, counter: Counter, value: object, attributes: Attributes, context: Context
-    ) -> None:
-        """Add a non-zero amount to a counter, or drop it (debug log) when odd."""
-        amount = valid_number(value, MAX_AMOUNT)
-        if amount is None:
-            _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
-        elif amount:
-            PENDING.put(counter.add, amount, attributes, context)
+        elif amount:  # nothing used, nothing to add: as the framework's own counters
+            PENDING.put(record, amount, attributes, context)
 
 
 def _acquire_attributes(identity: ModelIdentity, reused: str) -> Mapping[str, str]:

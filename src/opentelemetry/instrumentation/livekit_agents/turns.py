@@ -92,9 +92,13 @@ class TurnTracker:
             instruments = self._recorder.instruments
             llm = with_metadata(self._component("llm"), report.get("llm_metadata"))
             tts = with_metadata(self._component("tts"), report.get("tts_metadata"))
-            self._record(instruments.turn_e2e_latency, report.get("e2e_latency"), llm, context)
-            self._record(instruments.turn_llm_ttft, report.get("llm_node_ttft"), llm, context)
-            self._record(instruments.turn_tts_ttfb, report.get("tts_node_ttfb"), tts, context)
+            self._record(
+                llm,
+                context,
+                (instruments.turn_e2e_latency, report.get("e2e_latency")),
+                (instruments.turn_llm_ttft, report.get("llm_node_ttft")),
+            )
+            self._record(tts, context, (instruments.turn_tts_ttfb, report.get("tts_node_ttfb")))
 
     # -- before 1.3.1: EOU, LLM and TTS metrics, and the agent state -----------------
 
@@ -141,7 +145,9 @@ class TurnTracker:
             seen.popitem(last=False)
         instruments = self._recorder.instruments
         histogram = instruments.turn_llm_ttft if component == "llm" else instruments.turn_tts_ttfb
-        self._record(histogram, getattr(metrics, field, None), self._component(component), context)
+        self._record(
+            self._component(component), context, (histogram, getattr(metrics, field, None))
+        )
 
     def on_agent_state(self, event: Any, context: Context) -> None:
         """``"agent_state_changed"``: the end of a turn is the agent starting to speak."""
@@ -149,8 +155,8 @@ class TurnTracker:
             return
         e2e = time.time() - self._user_stopped_at
         self._user_stopped_at = None
-        llm = self._component("llm")
-        self._record(self._recorder.instruments.turn_e2e_latency, e2e, llm, context)
+        instruments = self._recorder.instruments
+        self._record(self._component("llm"), context, (instruments.turn_e2e_latency, e2e))
 
     # -- shared ------------------------------------------------------------------------
 
@@ -163,9 +169,13 @@ class TurnTracker:
         context: Context,
     ) -> None:
         instruments = self._recorder.instruments
-        self._record(instruments.turn_transcription_delay, transcription, stt, context)
-        self._record(instruments.turn_end_of_turn_delay, end_of_turn, stt, context)
-        self._record(instruments.turn_on_user_turn_completed_delay, callback, stt, context)
+        self._record(
+            stt,
+            context,
+            (instruments.turn_transcription_delay, transcription),
+            (instruments.turn_end_of_turn_delay, end_of_turn),
+            (instruments.turn_on_user_turn_completed_delay, callback),
+        )
 
     def _component(self, name: str) -> ModelIdentity:
         """The identity of the session's current STT, LLM or TTS (after handoffs too).
@@ -180,7 +190,13 @@ class TurnTracker:
         return identify(getattr(agent, name, None) or getattr(session, name, None))
 
     def _record(
-        self, histogram: Histogram, value: object, identity: ModelIdentity, context: Context
+        self, identity: ModelIdentity, context: Context, *points: tuple[Histogram, object]
     ) -> None:
-        if value is not None and self._recorder.allows(identity.provider_key):
-            self._recorder.record_seconds(histogram, value, identity.shared_attributes, context)
+        """Each ``(histogram, seconds)`` that has a value, for ``identity``'s model."""
+        recorder = self._recorder
+        if not recorder.allows(identity.provider_key):
+            return
+        attributes = identity.shared_attributes
+        for histogram, value in points:
+            if value is not None:  # absent from this release's report
+                recorder.record_seconds(histogram, value, attributes, context)

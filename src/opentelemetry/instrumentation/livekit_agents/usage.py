@@ -61,7 +61,10 @@ def record_usage(recorder: Recorder, emitter: object, metrics: object, context: 
 
     True when ``metrics`` is usage (whether or not its provider is switched on).
     """
-    handler = _handler(type(metrics))
+    try:
+        handler = _handlers_by_class[type(metrics)]
+    except KeyError:
+        handler = _handler(type(metrics))
     if handler is None:
         return False  # VAD, EOU, avatar, ... carry no usage
     identity = metrics_identity(emitter, metrics)
@@ -74,7 +77,10 @@ def metrics_identity(emitter: object, metrics: object) -> ModelIdentity:
     """The emitting component's identity, completed by the event's own metadata."""
     # A realtime session emits for its model, which holds the model/provider.
     component = getattr(emitter, "_realtime_model", None) or emitter
-    return with_metadata(identify(component), getattr(metrics, "metadata", None))
+    identity = identify(component)
+    if identity.complete:  # with_metadata's own first check, spared a call per event
+        return identity
+    return with_metadata(identity, getattr(metrics, "metadata", None))
 
 
 def gen_ai_provider_name(identity: ModelIdentity) -> str:
@@ -93,14 +99,14 @@ def _llm(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Con
     attributes = identity.shared_attributes
     input_tokens = getattr(metrics, "prompt_tokens", 0)
     output_tokens = getattr(metrics, "completion_tokens", 0)
-    recorder.add(instruments.llm_input_tokens, input_tokens, attributes, context)
-    recorder.add(
-        instruments.llm_input_cached_tokens,
+    recorder.record_amount(instruments.llm_input_tokens.add, input_tokens, attributes, context)
+    recorder.record_amount(
+        instruments.llm_input_cached_tokens.add,
         getattr(metrics, "prompt_cached_tokens", 0),
         attributes,
         context,
     )
-    recorder.add(instruments.llm_output_tokens, output_tokens, attributes, context)
+    recorder.record_amount(instruments.llm_output_tokens.add, output_tokens, attributes, context)
     _gen_ai(recorder, identity, metrics, context, CHAT, input_tokens, output_tokens)
 
 
@@ -122,24 +128,27 @@ def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any, context
         (instruments.llm_session_duration, getattr(metrics, "session_duration", 0)),
     )
     for counter, amount in amounts:
-        recorder.add(counter, amount, attributes, context)
+        recorder.record_amount(counter.add, amount, attributes, context)
     _gen_ai(recorder, identity, metrics, context, GENERATE_CONTENT, input_tokens, output_tokens)
 
 
 def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
     attributes = identity.shared_attributes
     instruments = recorder.instruments
-    recorder.add(
-        instruments.tts_characters, getattr(metrics, "characters_count", 0), attributes, context
+    recorder.record_amount(
+        instruments.tts_characters.add, getattr(metrics, "characters_count", 0), attributes, context
     )
-    recorder.add(
-        instruments.tts_audio_duration, getattr(metrics, "audio_duration", 0), attributes, context
+    recorder.record_amount(
+        instruments.tts_audio_duration.add,
+        getattr(metrics, "audio_duration", 0),
+        attributes,
+        context,
     )
 
 
 def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
-    recorder.add(
-        recorder.instruments.stt_audio_duration,
+    recorder.record_amount(
+        recorder.instruments.stt_audio_duration.add,
         getattr(metrics, "audio_duration", 0),
         identity.shared_attributes,
         context,
@@ -149,8 +158,8 @@ def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Con
 def _interruption(
     recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context
 ) -> None:
-    recorder.add(
-        recorder.instruments.interruption_num_requests,
+    recorder.record_amount(
+        recorder.instruments.interruption_num_requests.add,
         getattr(metrics, "num_requests", 0),
         identity.shared_attributes,
         context,
@@ -171,9 +180,11 @@ def _gen_ai(
         return  # a connection report (1.5.2+), not an operation
     instruments = recorder.instruments
     attributes = identity.derived(operation, _gen_ai_attributes, operation)
-    recorder.record_amount(instruments.gen_ai_token_usage, input_tokens, attributes.input, context)
     recorder.record_amount(
-        instruments.gen_ai_token_usage, output_tokens, attributes.output, context
+        instruments.gen_ai_token_usage.record, input_tokens, attributes.input, context
+    )
+    recorder.record_amount(
+        instruments.gen_ai_token_usage.record, output_tokens, attributes.output, context
     )
     ttft = getattr(metrics, "ttft", -1)
     if isinstance(ttft, (int, float)) and ttft > 0:  # -1: no first chunk arrived
@@ -218,11 +229,8 @@ _handlers_by_class: dict[type, _Handler | None] = {}
 
 
 def _handler(cls: type) -> _Handler | None:
-    """The handler of a metrics class, by its name; looked up once per class."""
-    try:
-        return _handlers_by_class[cls]
-    except KeyError:
-        return remember(_handlers_by_class, cls, _HANDLERS.get(cls.__name__))
+    """The handler of a metrics class, by its name; remembered per class."""
+    return remember(_handlers_by_class, cls, _HANDLERS.get(cls.__name__))
 
 
 _HANDLERS: dict[str, _Handler] = {
