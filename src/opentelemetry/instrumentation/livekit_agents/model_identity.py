@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, TypeVar, cast
+from typing import Callable, TypeVar
 
 _logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class ModelIdentity:
         """
         cache = self._derived
         try:
-            return cast(_T, cache[kind])
+            return cache[kind]  # type: ignore[return-value]  # cast() is a call, on every point
         except KeyError:
             value = cache[kind] = build(self, arg)
             return value

@@ -67,20 +67,14 @@ def record_usage(recorder: Recorder, emitter: object, metrics: object, context: 
         handler = _handler(type(metrics))
     if handler is None:
         return False  # VAD, EOU, avatar, ... carry no usage
-    identity = metrics_identity(emitter, metrics)
+    # The emitting component's identity (a realtime session emits for its model,
+    # which holds the model and provider), completed by the event's own metadata.
+    identity = identify(getattr(emitter, "_realtime_model", None) or emitter)
+    if not identity.complete:  # with_metadata's own first check, spared a call per event
+        identity = with_metadata(identity, getattr(metrics, "metadata", None))
     if recorder.allows(identity.provider_key):
         handler(recorder, identity, metrics, context)
     return True
-
-
-def metrics_identity(emitter: object, metrics: object) -> ModelIdentity:
-    """The emitting component's identity, completed by the event's own metadata."""
-    # A realtime session emits for its model, which holds the model/provider.
-    component = getattr(emitter, "_realtime_model", None) or emitter
-    identity = identify(component)
-    if identity.complete:  # with_metadata's own first check, spared a call per event
-        return identity
-    return with_metadata(identity, getattr(metrics, "metadata", None))
 
 
 def gen_ai_provider_name(identity: ModelIdentity) -> str:
