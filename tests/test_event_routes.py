@@ -3,19 +3,23 @@ and the framework's listeners see every event as if nothing were routed."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from livekit import rtc
+from livekit.agents import llm
 from livekit.rtc.event_emitter import EventEmitter
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.instrumentors import event_routes
 
-from .metric_points import collect
-from .simulated_session import started
+from .metric_points import collect, points
+from .metrics_events import build
+from .simulated_session import HAS_METRICS_REPORT, started
 
 EVENT = "test_routed_event"
 
@@ -55,13 +59,16 @@ def test_an_unhashable_event_name_fails_as_it_does_unpatched() -> None:
     emitter: rtc.EventEmitter[Any] = rtc.EventEmitter()
     with pytest.raises(TypeError) as unpatched:
         emitter.emit(["unhashable"], 1)
-    event_routes.route(EVENT, lambda emitter, arg: None)
+
+    def ignore(emitter: Any, arg: Any) -> None:
+        pass
+
+    event_routes.route(EVENT, ignore)
     try:
         with pytest.raises(TypeError) as patched:
             emitter.emit(["unhashable"], 1)
     finally:
-        event_routes._routes.clear()
-        event_routes._unpatch()
+        event_routes.unroute(EVENT, ignore)
     assert str(patched.value) == str(unpatched.value)
 
 
@@ -83,3 +90,40 @@ async def test_a_tracked_session_has_no_listener_of_ours(
     assert tracked_listeners == listeners(plain.session)
     await plain.session.aclose()
     await tracked.session.aclose()
+
+
+def user_turn_event() -> tuple[str, Any]:
+    """What a session emits when a user turn ends, with a transcription delay of 0.1 s."""
+    delays = {"transcription_delay": 0.1, "on_user_turn_completed_delay": 0.01}
+    if HAS_METRICS_REPORT:
+        from livekit.agents.voice.events import ConversationItemAddedEvent
+
+        report = {**delays, "end_of_turn_delay": 0.2}
+        message = llm.ChatMessage(role="user", content=["Hi."], metrics=report)
+        return "conversation_item_added", ConversationItemAddedEvent(item=message)
+    from livekit.agents.metrics import EOUMetrics
+    from livekit.agents.voice.events import MetricsCollectedEvent
+
+    now = time.time()
+    eou = build(
+        EOUMetrics, timestamp=now, end_of_utterance_delay=0.2, last_speaking_time=now, **delays
+    )
+    return "metrics_collected", MetricsCollectedEvent(metrics=eou)
+
+
+@pytest.mark.parametrize(
+    "key", [_SUPPRESS_INSTRUMENTATION_KEY, "suppress_instrumentation"], ids=["key", "plain key"]
+)
+async def test_no_turn_is_recorded_while_instrumentation_is_suppressed(
+    instrumented: Any, reader: InMemoryMetricReader, key: str
+) -> None:
+    s = await started()
+    token = attach(set_value(key, True))  # what suppress_instrumentation() sets, each alone
+    try:
+        s.session.emit(*user_turn_event())
+    finally:
+        detach(token)
+    s.session.emit(*user_turn_event())
+    await s.session.aclose()
+    (point,) = points(reader, "lk.agents.turn.transcription_delay")
+    assert point.count == 1
