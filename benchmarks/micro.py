@@ -4,8 +4,10 @@ Every figure is nanoseconds per unit of work, the best of the repetitions (as
 ``timeit`` advises: on a shared machine the slower repetitions measure other
 processes, and here they come in two modes about 2x apart, which a median mixes).
 Each repetition measures the call uninstrumented, then instrumented, then the SDK
-calls alone (the exact ``add``/``record`` calls the instrumented unit made, with
-the same attributes, captured once and replayed), then instrumented with the
+calls alone (the exact ``add``/``record`` calls that a run of ``CAPTURED_UNITS``
+instrumented units made, with the same attributes, captured and replayed: a
+counter's points reach the SDK summed per batch, so a unit makes a fraction of
+a call), then instrumented with the
 SDK's calls made no-ops, less those no-op calls alone. ``own = instrumented -
 uninstrumented - SDK`` is what this package itself costs; ``own_direct``
 measures the same directly.
@@ -44,9 +46,11 @@ from opentelemetry.sdk.metrics import MeterProvider
 
 from opentelemetry import metrics as metrics_api
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
-from opentelemetry.instrumentation.livekit_agents.recorder import PENDING
+from opentelemetry.instrumentation.livekit_agents.recorder import MAX_PENDING, PENDING
 
 POOL_TAKES_TIMEOUT = "timeout" in inspect.signature(utils.ConnectionPool.get).parameters
+CAPTURED_UNITS = 4 * MAX_PENDING
+"""Units whose SDK calls are captured: whole batches, as in the timed loops."""
 
 
 class Scenario:
@@ -206,6 +210,11 @@ def native_collect_usage(event: Any, n: int, in_job: bool) -> float:
         return time_loop(call, n)
 
 
+def per_unit(replay_captured: Callable[[], None], n: int) -> float:
+    """ns per unit of the captured SDK calls, replayed as often as ``n`` units make them."""
+    return time_loop(replay_captured, max(1, n // CAPTURED_UNITS)) / CAPTURED_UNITS
+
+
 def measure_all(n: int, reps: int) -> dict[str, Any]:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -227,16 +236,18 @@ def measure_all(n: int, reps: int) -> dict[str, Any]:
         for s in scenarios:
             s.prepare(loop, instrumented=True)
             s.measure(loop, n // 10)
+            PENDING.record_all()
             with sdk_calls(ours) as calls:
-                s.one()
+                for _ in range(CAPTURED_UNITS):
+                    s.one()
                 PENDING.record_all()
             figures = samples[s.name]
             figures["instr"].append(s.measure(loop, n))
-            figures["sdk"].append(time_loop(replay(calls), n))
-            figures["calls"].append(len(calls))
+            figures["sdk"].append(per_unit(replay(calls), n))
+            figures["calls"].append(len(calls) / CAPTURED_UNITS)
             with sdk_disabled():
                 figures["direct"].append(s.measure(loop, n))
-                figures["noop"].append(time_loop(replay(calls), n))
+                figures["noop"].append(per_unit(replay(calls), n))
             if native and isinstance(s, UsageEvent):  # side by side with ours
                 figures["native"].append(native_collect_usage(s.event, n, in_job=False))
                 figures["native_job"].append(native_collect_usage(s.event, n, in_job=True))
@@ -252,7 +263,7 @@ def measure_all(n: int, reps: int) -> dict[str, Any]:
             "sdk_ns": best["sdk"],
             "own_ns": best["instr"] - best["base"] - best["sdk"],
             "own_direct_ns": best["direct"] - best["base"] - best["noop"],
-            "sdk_calls": int(best["calls"]),
+            "sdk_calls": best["calls"],
         }
         if "native" in best:
             figures["ours_ns"] = best["instr"] - best["base"]

@@ -51,7 +51,7 @@ def print_micro(micro: dict[str, Any]) -> None:
     print("own = instrumented - uninstrumented - SDK calls alone; own (direct) = instrumented "
           "with the SDK's add/record made no-ops - uninstrumented - the same no-op calls "
           "alone.\n")  # fmt: skip
-    print("| call | uninstr. | instr. | ratio | SDK alone (calls) | own | own (direct) "
+    print("| call | uninstr. | instr. | ratio | SDK alone (calls per unit) | own | own (direct) "
           "| own < 2 µs |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, f in micro["scenarios"].items():
@@ -59,7 +59,7 @@ def print_micro(micro: dict[str, Any]) -> None:
         print(
             f"| {name} | {us(f['base_ns'])} | {us(f['instr_ns'])} "
             f"| {f['instr_ns'] / f['base_ns']:.1f}x "
-            f"| {us(f['sdk_ns'])} ({f['sdk_calls']}) | {us(f['own_ns'])} | {direct_us:.2f} "
+            f"| {us(f['sdk_ns'])} ({f['sdk_calls']:.2f}) | {us(f['own_ns'])} | {direct_us:.2f} "
             f"| {verdict(direct_us < OWN_TARGET_US)} |"
         )
     native = {k: f for k, f in micro["scenarios"].items() if "native_ns" in f}
@@ -94,6 +94,17 @@ def print_cpu(cpu: dict[str, Any]) -> None:
         f"| {cpu['plain_s']:.3f} | {cpu['instr_s']:.3f} | {cpu['ratio']:.3f} | {share:.1%} "
         f"| {verdict(cpu['ratio'] < CPU_TARGET)} | {verdict(1 + share < CPU_TARGET)} |\n"
     )
+
+
+def print_routes(routes: dict[str, Any]) -> None:
+    print(f"### Inside the session: our own code per routed event ({routes['turns']} turns)\n")
+    print("The SDK's add/record made no-ops; the time of each callback the emit patch "
+          "routes an event to (median): compare with the warm loops above.\n")  # fmt: skip
+    print("| event: emitter, metrics | count | median µs |")
+    print("|---|---:|---:|")
+    for key, f in routes["routes"].items():
+        print(f"| {key} | {f['count']} | {f['median_us']:.1f} |")
+    print()
 
 
 def print_memory(plain: dict[str, Any], instr: dict[str, Any]) -> None:
@@ -140,6 +151,7 @@ def main() -> None:
                         "--reps", "3" if quick else "9"))  # fmt: skip
     print_cpu(section("sessions.py", "cpu", "--turns", "20" if quick else "100",
                       "--reps", "1" if quick else "7"))  # fmt: skip
+    print_routes(section("sessions.py", "routes", "--turns", "20" if quick else "100"))
     sessions = "100" if quick else "1000"
     print_memory(
         section("sessions.py", "memory", "--mode", "plain", "--sessions", sessions),

@@ -4,6 +4,9 @@
             (``time.process_time``) instrumented / uninstrumented, alternating,
             and the share of a run's CPU spent inside the instrumentation's
             handlers, measured within that run;
+``routes``  inside one such session, the SDK's calls made no-ops: the time of each
+            callback the ``emit`` patch routes an event to, per event name,
+            emitter class and metrics class (median, µs);
 ``memory``  one mode per process: tracemalloc peak and retained bytes after
             1,000 cheap sessions (created, started, one STT/LLM/TTS usage event
             and one turn report each, closed);
@@ -32,6 +35,7 @@ from _common import (
     instrument,
     job_context,
     new_session,
+    sdk_disabled,
     turn_messages,
     usage_events,
 )
@@ -148,6 +152,46 @@ def cpu(turns: int, reps: int) -> dict[str, Any]:
     }
 
 
+def route_times(turns: int) -> dict[str, Any]:
+    """Median µs per routed callback in a session, our own code alone (SDK no-ops)."""
+    from opentelemetry.instrumentation.livekit_agents.instrumentors import event_routes
+
+    asyncio.run(conversation_cpu(5))
+    instrumentor = instrument(in_memory_provider()[0])
+    samples: dict[str, list[float]] = {}
+
+    def timed(event: str, callback: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+        def call(emitter: Any, arg: Any) -> None:
+            start = time.perf_counter()
+            try:
+                callback(emitter, arg)
+            finally:
+                elapsed = time.perf_counter() - start
+                metrics = getattr(arg, "metrics", arg)  # a session wraps them in an event
+                key = f"{event}: {type(emitter).__name__}, {type(metrics).__name__}"
+                samples.setdefault(key, []).append(elapsed)
+
+        return call
+
+    routes = event_routes._routes
+    originals = dict(routes)
+    for event, callbacks in originals.items():
+        routes[event] = tuple(timed(event, callback) for callback in callbacks)
+    try:
+        with sdk_disabled():
+            asyncio.run(conversation_cpu(turns))
+    finally:
+        routes.update(originals)
+        instrumentor.uninstrument()
+    return {
+        "turns": turns,
+        "routes": {
+            key: {"count": len(times), "median_us": statistics.median(times) * 1e6}
+            for key, times in sorted(samples.items())
+        },
+    }
+
+
 # ------------------------------------------------------------------ sessions
 
 
@@ -243,7 +287,7 @@ def _points(reader: InMemoryMetricReader, scope: str) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("section", choices=["cpu", "memory", "series"])
+    parser.add_argument("section", choices=["cpu", "routes", "memory", "series"])
     parser.add_argument("--mode", choices=["plain", "instrumented"], default="plain")
     parser.add_argument("--turns", type=int, default=100)
     parser.add_argument("--reps", type=int, default=7)
@@ -251,6 +295,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.section == "cpu":
         emit_json(cpu(args.turns, args.reps))
+    elif args.section == "routes":
+        emit_json(route_times(args.turns))
     elif args.section == "memory":
         emit_json(memory(args.mode, args.sessions))
     else:

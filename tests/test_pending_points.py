@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOnExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -22,7 +22,7 @@ from opentelemetry.instrumentation.livekit_agents.recorder import (
 )
 
 from .metric_points import collect, points
-from .metrics_events import stt_metrics
+from .metrics_events import llm_metrics, stt_metrics
 
 STT_SECONDS = "lk.agents.usage.stt_audio_duration"
 
@@ -152,3 +152,50 @@ def test_nothing_is_recorded_while_instrumentation_is_suppressed(
         detach(token)
     emit_stt(stt, 1)
     assert stt_total(reader) == 1.0
+
+
+def test_a_counters_points_without_a_sampled_span_reach_the_sdk_as_one_sum(
+    stt: sim.SimulatedSTT,
+) -> None:
+    # always_on: every measurement the SDK sees is offered as an exemplar, and a
+    # counter keeps one, so its value shows what reached the SDK
+    reader = InMemoryMetricReader()
+    provider = MeterProvider([reader], exemplar_filter=AlwaysOnExemplarFilter())
+    instrumentor = AgentsInstrumentor()
+    instrumentor.instrument(meter_provider=provider)
+    try:
+        emit_stt(stt, 5, seconds=2.0)
+        (point,) = points(reader, STT_SECONDS)
+    finally:
+        instrumentor.uninstrument()
+    assert point.value == 10.0
+    assert [exemplar.value for exemplar in point.exemplars] == [10.0], "one add of the sum"
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_a_point_in_a_sampled_span_is_recorded_alone_beside_the_sum(
+    reader: InMemoryMetricReader, stt: sim.SimulatedSTT
+) -> None:
+    emit_stt(stt, 3, seconds=2.0)
+    with TracerProvider().get_tracer("test").start_as_current_span("turn") as span:
+        emit_stt(stt, 1, seconds=0.5)
+    emit_stt(stt, 2, seconds=2.0)
+    (point,) = points(reader, STT_SECONDS)
+    assert point.value == 10.5
+    (exemplar,) = point.exemplars
+    assert (exemplar.value, exemplar.span_id) == (0.5, span.get_span_context().span_id)
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_histogram_points_are_never_summed(reader: InMemoryMetricReader) -> None:
+    chat = sim.SimulatedLLM("llmco", "llm-a")
+    for prompt in (10, 20, 30):
+        chat.emit("metrics_collected", llm_metrics(prompt, 5))
+    (tokens,) = points(reader, "lk.agents.usage.llm_input_tokens")
+    usage = [
+        p
+        for p in points(reader, "gen_ai.client.token.usage")
+        if p.attributes["gen_ai.token.type"] == "input"
+    ]
+    assert tokens.value == 60
+    assert [(p.count, p.sum, p.min, p.max) for p in usage] == [(3, 60, 10, 30)]

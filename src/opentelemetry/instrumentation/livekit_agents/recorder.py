@@ -16,7 +16,7 @@ import math
 import os
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context, get_current
 from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN
@@ -28,6 +28,7 @@ from opentelemetry.metrics import (
     Observation,
     get_meter,
 )
+from opentelemetry.trace import get_current_span
 from opentelemetry.util.types import Attributes
 from typing_extensions import ParamSpec
 
@@ -99,7 +100,8 @@ collection, and its callback records the pending points first."""
 
 # The sync instruments take the measurement's context (for exemplars) from API 1.28.
 _RECORD_TAKES_CONTEXT = "context" in inspect.signature(Counter.add).parameters
-_Point = tuple[Callable[..., None], float, Attributes, "Context | None"]
+_Point = tuple[Callable[..., None], float, Attributes, "Context | None", bool]
+_Sums = dict[tuple[Callable[..., None], int], list[Any]]
 
 
 class PendingPoints:
@@ -118,9 +120,10 @@ class PendingPoints:
     - at ``uninstrument()`` and before a ``fork``, as if they had been recorded at once.
 
     Each point keeps the context it was observed in, so exemplars still link it to
-    the span that was current then.  ``deque`` appends and pops are atomic, so an
-    event-loop thread may add points while a reader thread records them: each is
-    recorded exactly once.
+    the span that was current then.  A counter's points that could not become an
+    exemplar are summed per series first: see :meth:`record_all`.  ``deque``
+    appends and pops are atomic, so an event-loop thread may add points while a
+    reader thread records them: each is recorded exactly once.
     """
 
     def __init__(self, limit: int = MAX_PENDING) -> None:
@@ -131,35 +134,82 @@ class PendingPoints:
         return len(self._points)
 
     def put(
-        self, record: Callable[..., None], amount: float, attributes: Attributes, context: Context
+        self,
+        record: Callable[..., None],
+        amount: float,
+        attributes: Attributes,
+        context: Context,
+        additive: bool,
     ) -> None:
-        """Queue ``record(amount, attributes)`` observed in ``context``; record the batch
-        once it is full."""
+        """Queue ``record(amount, attributes)`` observed in ``context``, ``additive`` when
+        ``record`` is a counter's ``add``; record the batch once it is full."""
         points = self._points
-        points.append((record, amount, attributes, context if _RECORD_TAKES_CONTEXT else None))
+        context_kept = context if _RECORD_TAKES_CONTEXT else None
+        points.append((record, amount, attributes, context_kept, additive))
         if len(points) >= self._limit:
             self.record_all()
 
     def record_all(self) -> None:
-        """Hand every pending point to the SDK; never raises."""
+        """Hand every pending point to the SDK; never raises.
+
+        A counter's points observed where no sampled span was current, which the SDK's
+        default (trace-based) exemplar filter would never keep, are summed per series
+        first: one ``add`` per series and batch instead of one per point, the same
+        total.  Every other point is recorded as it was observed.
+        """
         pop = self._points.popleft
+        sums: _Sums = {}
+        checked: object = sums  # the context last checked for a sampled span: none yet
+        sampled = False
         while True:
             try:
-                record, amount, attributes, context = pop()
+                record, amount, attributes, context, additive = pop()
             except IndexError:
-                return
-            try:
-                if context is None:
-                    record(amount, attributes)
-                else:
-                    record(amount, attributes, context)
-            except Exception:
-                _logger.debug("livekit-agents instrumentation dropped a data point", exc_info=True)
+                break
+            if additive:
+                if context is not checked:
+                    checked, sampled = context, _has_sampled_span(context)
+                if not sampled:
+                    # attributes are shared per model: one object is one series (the
+                    # entry keeps it alive, so its id is not reused within the batch)
+                    series = (record, id(attributes))
+                    total = sums.get(series)
+                    if total is None:
+                        sums[series] = [record, amount, attributes, context]
+                    else:
+                        total[1] += amount
+                    continue
+            _record(record, amount, attributes, context)
+        for record, amount, attributes, context in sums.values():
+            _record(record, amount, attributes, context)
 
     def observe(self, options: CallbackOptions) -> Iterable[Observation]:
         """The callback of :data:`PENDING_POINTS_INSTRUMENT`: record, observe nothing."""
         self.record_all()
         return ()
+
+
+def _has_sampled_span(context: Context | None) -> bool:
+    """Whether a measurement in ``context`` may become an exemplar: its span is sampled."""
+    if context is None:  # an API before 1.28: no exemplars at all
+        return False
+    try:
+        return bool(get_current_span(context).get_span_context().trace_flags.sampled)
+    except Exception:  # a broken span: keep the point as it was observed
+        _logger.debug("cannot read the span of a data point", exc_info=True)
+        return True
+
+
+def _record(
+    record: Callable[..., None], amount: float, attributes: Attributes, context: Context | None
+) -> None:
+    try:
+        if context is None:
+            record(amount, attributes)
+        else:
+            record(amount, attributes, context)
+    except Exception:
+        _logger.debug("livekit-agents instrumentation dropped a data point", exc_info=True)
 
 
 PENDING = PendingPoints()
@@ -249,26 +299,37 @@ class Recorder:
         if seconds is None:
             _logger.debug("dropped %r for %s: not a valid duration", value, attributes)
             return
-        PENDING.put(histogram.record, seconds, attributes, context)
+        PENDING.put(histogram.record, seconds, attributes, context, False)
+
+    def add(
+        self, counter: Counter, value: object, attributes: Attributes, context: Context
+    ) -> None:
+        """Add a non-zero amount to a counter, or drop it (debug log) when odd."""
+        _put_amount(counter.add, True, value, attributes, context)
 
     def record_amount(
-        self,
-        record: Callable[..., None],
-        value: object,
-        attributes: Attributes,
-        context: Context,
+        self, histogram: Histogram, value: object, attributes: Attributes, context: Context
     ) -> None:
-        """Add a non-zero amount (tokens, characters, audio seconds) with ``record``, a
-        counter's ``add`` or a histogram's ``record``; drop it (debug log) when odd."""
-        amount = (
-            value
-            if (type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT
-            else valid_number(value, MAX_AMOUNT)
-        )
-        if amount is None:
-            _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
-        elif amount:  # nothing used, nothing to add: as the framework's own counters
-            PENDING.put(record, amount, attributes, context)
+        """Record a non-zero amount (tokens) into a histogram, or drop it when odd."""
+        _put_amount(histogram.record, False, value, attributes, context)
+
+
+def _put_amount(
+    record: Callable[..., None],
+    additive: bool,
+    value: object,
+    attributes: Attributes,
+    context: Context,
+) -> None:
+    amount = (
+        value
+        if (type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT
+        else valid_number(value, MAX_AMOUNT)
+    )
+    if amount is None:
+        _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
+    elif amount:  # nothing used, nothing to add: as the framework's own counters
+        PENDING.put(record, amount, attributes, context, additive)
 
 
 def _acquire_attributes(identity: ModelIdentity, reused: str) -> Mapping[str, str]:

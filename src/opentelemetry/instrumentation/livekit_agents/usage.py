@@ -93,14 +93,14 @@ def _llm(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Con
     attributes = identity.shared_attributes
     input_tokens = getattr(metrics, "prompt_tokens", 0)
     output_tokens = getattr(metrics, "completion_tokens", 0)
-    recorder.record_amount(instruments.llm_input_tokens.add, input_tokens, attributes, context)
-    recorder.record_amount(
-        instruments.llm_input_cached_tokens.add,
+    recorder.add(instruments.llm_input_tokens, input_tokens, attributes, context)
+    recorder.add(
+        instruments.llm_input_cached_tokens,
         getattr(metrics, "prompt_cached_tokens", 0),
         attributes,
         context,
     )
-    recorder.record_amount(instruments.llm_output_tokens.add, output_tokens, attributes, context)
+    recorder.add(instruments.llm_output_tokens, output_tokens, attributes, context)
     _gen_ai(recorder, identity, metrics, context, CHAT, input_tokens, output_tokens)
 
 
@@ -122,18 +122,18 @@ def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any, context
         (instruments.llm_session_duration, getattr(metrics, "session_duration", 0)),
     )
     for counter, amount in amounts:
-        recorder.record_amount(counter.add, amount, attributes, context)
+        recorder.add(counter, amount, attributes, context)
     _gen_ai(recorder, identity, metrics, context, GENERATE_CONTENT, input_tokens, output_tokens)
 
 
 def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
     attributes = identity.shared_attributes
     instruments = recorder.instruments
-    recorder.record_amount(
-        instruments.tts_characters.add, getattr(metrics, "characters_count", 0), attributes, context
+    recorder.add(
+        instruments.tts_characters, getattr(metrics, "characters_count", 0), attributes, context
     )
-    recorder.record_amount(
-        instruments.tts_audio_duration.add,
+    recorder.add(
+        instruments.tts_audio_duration,
         getattr(metrics, "audio_duration", 0),
         attributes,
         context,
@@ -141,8 +141,8 @@ def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Con
 
 
 def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
-    recorder.record_amount(
-        recorder.instruments.stt_audio_duration.add,
+    recorder.add(
+        recorder.instruments.stt_audio_duration,
         getattr(metrics, "audio_duration", 0),
         identity.shared_attributes,
         context,
@@ -152,8 +152,8 @@ def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Con
 def _interruption(
     recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context
 ) -> None:
-    recorder.record_amount(
-        recorder.instruments.interruption_num_requests.add,
+    recorder.add(
+        recorder.instruments.interruption_num_requests,
         getattr(metrics, "num_requests", 0),
         identity.shared_attributes,
         context,
@@ -174,11 +174,9 @@ def _gen_ai(
         return  # a connection report (1.5.2+), not an operation
     instruments = recorder.instruments
     attributes = identity.derived(operation, _gen_ai_attributes, operation)
+    recorder.record_amount(instruments.gen_ai_token_usage, input_tokens, attributes.input, context)
     recorder.record_amount(
-        instruments.gen_ai_token_usage.record, input_tokens, attributes.input, context
-    )
-    recorder.record_amount(
-        instruments.gen_ai_token_usage.record, output_tokens, attributes.output, context
+        instruments.gen_ai_token_usage, output_tokens, attributes.output, context
     )
     ttft = getattr(metrics, "ttft", -1)
     if isinstance(ttft, (int, float)) and ttft > 0:  # -1: no first chunk arrived
