@@ -15,7 +15,9 @@ Each usage is counted once, for the component that served it:
   recorded in this thread is skipped;
 - an adapter's own events are never recorded: in livekit-agents 1.0.x a
   ``FallbackAdapter`` stream emits a second, adapter-level copy of the usage
-  that its child already emitted.
+  that its child already emitted;
+- a session's are not read either: it re-emits its components' metrics, each
+  wrapped in a ``MetricsCollectedEvent``.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def instrument(recorder: Recorder) -> None:
     """Route every ``"metrics_collected"`` event to the usage recorder."""
     global _route
     if _route is None:
-        _route = _usage_route(recorder, _adapters())
+        _route = _usage_route(recorder, _not_components())
         event_routes.route(_EVENT, _route)
 
 
@@ -61,29 +63,31 @@ def uninstrument() -> None:
         _route = None
 
 
-def _adapters() -> tuple[type, ...]:
+def _not_components() -> tuple[type, ...]:
+    """The emitters whose ``"metrics_collected"`` is no usage of their own."""
     from livekit.agents import llm, stt, tts
+    from livekit.agents.voice.agent_session import AgentSession
 
     candidates = (
         getattr(module, name, None)
         for module in (llm, stt, tts)
         for name in ("FallbackAdapter", "StreamAdapter")
     )
-    return tuple(c for c in candidates if isinstance(c, type))
+    return (AgentSession, *(c for c in candidates if isinstance(c, type)))
 
 
-def _usage_route(recorder: Recorder, adapters: tuple[type, ...]) -> event_routes.Route:
+def _usage_route(recorder: Recorder, not_components: tuple[type, ...]) -> event_routes.Route:
     last = _last_recorded
-    # isinstance(emitter, adapters), answered once per emitter class: the adapters
-    # are ABCs, whose isinstance is slow; classes are few.
-    adapter_classes: dict[type, bool] = {}
+    # isinstance(emitter, not_components), answered once per emitter class: the
+    # adapters are ABCs, whose isinstance is slow; classes are few.
+    skipped_classes: dict[type, bool] = {}
 
     def on_metrics_collected(emitter: Any, metrics: Any) -> None:
         cls = type(emitter)
-        is_adapter = adapter_classes.get(cls)
-        if is_adapter is None:
-            is_adapter = adapter_classes[cls] = issubclass(cls, adapters)
-        if is_adapter or metrics is last.event:
+        skipped = skipped_classes.get(cls)
+        if skipped is None:
+            skipped = skipped_classes[cls] = issubclass(cls, not_components)
+        if skipped or metrics is last.event:
             return
         context = current_context()
         if context is not None and record_usage(recorder, emitter, metrics, context):
