@@ -21,8 +21,10 @@ from opentelemetry.metrics import (
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.recorder import PENDING
 
 from .conftest import WebsocketServer
+from .metrics_events import stt_metrics
 from .pool_components import WebsocketTTS
 from .simulated_session import started
 
@@ -34,9 +36,17 @@ class RaisingHistogram(NoOpHistogram):
         raise RuntimeError("broken histogram")
 
 
-class RaisingCounter(NoOpCounter):
-    def add(self, *args: Any, **kwargs: Any) -> None:
+class RaisingCall:
+    """A raising ``add`` that is no method and cannot be a dict key either."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("broken counter")
+
+
+class RaisingCounter(NoOpCounter):
+    add = RaisingCall()  # type: ignore[assignment]
 
 
 class RaisingMeter(NoOpMeter):
@@ -108,3 +118,13 @@ async def test_a_session_behaves_the_same_with_a_raising_meter() -> None:
     finally:
         AgentsInstrumentor().uninstrument()
     assert len(expected[0]) == 5, "greeting, two user turns, two replies"
+
+
+def test_points_pending_for_a_raising_meter_never_raise_on_uninstrument() -> None:
+    AgentsInstrumentor().instrument(meter_provider=RaisingMeterProvider())
+    stt = sim.SimulatedSTT("sttco", "stt-a")
+    for _ in range(3):  # below a batch: recorded by uninstrument()
+        stt.emit("metrics_collected", stt_metrics(1.0))
+    assert len(PENDING) == 3
+    AgentsInstrumentor().uninstrument()
+    assert len(PENDING) == 0

@@ -173,7 +173,11 @@ class PendingPoints:
                     # attributes are shared per model: one object is one series (the
                     # entry keeps it alive, so its id is not reused within the batch)
                     series = (record, id(attributes))
-                    total = sums.get(series)
+                    try:
+                        total = sums.get(series)
+                    except TypeError:  # a third-party instrument that cannot be a key
+                        _record(record, amount, attributes, context)
+                        continue
                     if total is None:
                         sums[series] = [record, amount, attributes, context]
                     else:
