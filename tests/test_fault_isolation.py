@@ -36,17 +36,13 @@ class RaisingHistogram(NoOpHistogram):
         raise RuntimeError("broken histogram")
 
 
-class RaisingCall:
-    """A raising ``add`` that is no method and cannot be a dict key either."""
+class RaisingCounter(NoOpCounter):
+    """A raising counter that cannot be a dict key either (pending sums are keyed by it)."""
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
+    def add(self, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("broken counter")
-
-
-class RaisingCounter(NoOpCounter):
-    add = RaisingCall()  # type: ignore[assignment]
 
 
 class RaisingMeter(NoOpMeter):

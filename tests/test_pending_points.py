@@ -9,11 +9,13 @@ import threading
 
 import pytest
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.sdk.metrics import AlwaysOnExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
-from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry import context as context_api
+from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor, recorder
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.recorder import (
     MAX_PENDING,
@@ -199,3 +201,28 @@ def test_histogram_points_are_never_summed(reader: InMemoryMetricReader) -> None
     ]
     assert tokens.value == 60
     assert [(p.count, p.sum, p.min, p.max) for p in usage] == [(3, 60, 10, 30)]
+
+
+def test_points_keep_the_context_of_a_runtime_context_that_is_not_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default runtime context is read through its ContextVar directly; any other
+    (``OTEL_PYTHON_CONTEXT``) through ``get_current()``, so events still see its context."""
+
+    class OtherRuntimeContext(ContextVarsRuntimeContext):
+        pass
+
+    assert recorder._context_reader() is not context_api.get_current  # the direct read
+    token = attach(set_value("checked", "default"))
+    try:
+        assert recorder._context_reader()() is context_api.get_current()
+    finally:
+        detach(token)
+    monkeypatch.setattr(context_api, "_RUNTIME_CONTEXT", OtherRuntimeContext())
+    read = recorder._context_reader()
+    assert read is context_api.get_current
+    token = attach(set_value("checked", "other"))
+    try:
+        assert read().get("checked") == "other"
+    finally:
+        detach(token)

@@ -16,9 +16,10 @@ import math
 import os
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, Union
 
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context, get_current
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN
 from opentelemetry.metrics import (
     CallbackOptions,
@@ -32,6 +33,7 @@ from opentelemetry.trace import get_current_span
 from opentelemetry.util.types import Attributes
 from typing_extensions import ParamSpec
 
+from opentelemetry import context as context_api
 from opentelemetry.instrumentation.livekit_agents.instruments import Instruments
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity, remember
 from opentelemetry.instrumentation.livekit_agents.provider_switch import ProviderSwitch
@@ -64,13 +66,26 @@ def never_raises(func: Callable[_P, _R | None]) -> Callable[_P, _R | None]:
     return guarded
 
 
+def _context_reader() -> Callable[[], Context]:
+    """``context.get_current``, or the ``ContextVar.get`` it ends in (two Python calls
+    fewer on every event) when the runtime context is the API's default one."""
+    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    if type(runtime) is ContextVarsRuntimeContext and callable(getattr(variable, "get", None)):
+        return variable.get  # type: ignore[union-attr,no-any-return]
+    return context_api.get_current
+
+
+_read_context = _context_reader()
+
+
 def current_context() -> Context | None:
     """The current context, or None where instrumentation is suppressed.
 
     ``is_instrumentation_enabled()`` in one context read instead of two, and the
     read gives the context that the event's data points keep for exemplars.
     """
-    context = get_current()
+    context = _read_context()
     if context.get(_SUPPRESS_INSTRUMENTATION_KEY) or context.get(
         _SUPPRESS_INSTRUMENTATION_KEY_PLAIN
     ):
@@ -100,8 +115,10 @@ collection, and its callback records the pending points first."""
 
 # The sync instruments take the measurement's context (for exemplars) from API 1.28.
 _RECORD_TAKES_CONTEXT = "context" in inspect.signature(Counter.add).parameters
-_Point = tuple[Callable[..., None], float, Attributes, "Context | None", bool]
-_Sums = dict[tuple[Callable[..., None], int], list[Any]]
+_Instrument = Union[Counter, Histogram]
+Point = tuple[_Instrument, float, Attributes, Context, bool]
+"""An instrument, an amount, its attributes, the context it was observed in, and
+whether the instrument is a counter (``add``) rather than a histogram (``record``)."""
 
 
 class PendingPoints:
@@ -127,26 +144,17 @@ class PendingPoints:
     """
 
     def __init__(self, limit: int = MAX_PENDING) -> None:
-        self._points: deque[_Point] = deque()
+        self._points: deque[Point] = deque()
+        self._append = self._points.append
         self._limit = limit
 
     def __len__(self) -> int:
         return len(self._points)
 
-    def put(
-        self,
-        record: Callable[..., None],
-        amount: float,
-        attributes: Attributes,
-        context: Context,
-        additive: bool,
-    ) -> None:
-        """Queue ``record(amount, attributes)`` observed in ``context``, ``additive`` when
-        ``record`` is a counter's ``add``; record the batch once it is full."""
-        points = self._points
-        context_kept = context if _RECORD_TAKES_CONTEXT else None
-        points.append((record, amount, attributes, context_kept, additive))
-        if len(points) >= self._limit:
+    def put(self, point: Point) -> None:
+        """Queue one point; record the batch once it is full."""
+        self._append(point)
+        if len(self._points) >= self._limit:
             self.record_all()
 
     def record_all(self) -> None:
@@ -158,34 +166,35 @@ class PendingPoints:
         total.  Every other point is recorded as it was observed.
         """
         pop = self._points.popleft
-        sums: _Sums = {}
+        sums: dict[tuple[_Instrument, int], list[Any]] = {}
         checked: object = sums  # the context last checked for a sampled span: none yet
         sampled = False
         while True:
             try:
-                record, amount, attributes, context, additive = pop()
+                point = pop()
             except IndexError:
                 break
-            if additive:
+            if point[4]:  # a counter's
+                context = point[3]
                 if context is not checked:
                     checked, sampled = context, _has_sampled_span(context)
                 if not sampled:
                     # attributes are shared per model: one object is one series (the
                     # entry keeps it alive, so its id is not reused within the batch)
-                    series = (record, id(attributes))
+                    series = (point[0], id(point[2]))
                     try:
                         total = sums.get(series)
                     except TypeError:  # a third-party instrument that cannot be a key
-                        _record(record, amount, attributes, context)
+                        _record(*point)
                         continue
                     if total is None:
-                        sums[series] = [record, amount, attributes, context]
+                        sums[series] = [*point]
                     else:
-                        total[1] += amount
+                        total[1] += point[1]
                     continue
-            _record(record, amount, attributes, context)
-        for record, amount, attributes, context in sums.values():
-            _record(record, amount, attributes, context)
+            _record(*point)
+        for total in sums.values():
+            _record(*total)
 
     def observe(self, options: CallbackOptions) -> Iterable[Observation]:
         """The callback of :data:`PENDING_POINTS_INSTRUMENT`: record, observe nothing."""
@@ -193,9 +202,9 @@ class PendingPoints:
         return ()
 
 
-def _has_sampled_span(context: Context | None) -> bool:
+def _has_sampled_span(context: Context) -> bool:
     """Whether a measurement in ``context`` may become an exemplar: its span is sampled."""
-    if context is None:  # an API before 1.28: no exemplars at all
+    if not _RECORD_TAKES_CONTEXT:  # an API before 1.28: no exemplars at all
         return False
     try:
         return bool(get_current_span(context).get_span_context().trace_flags.sampled)
@@ -205,22 +214,39 @@ def _has_sampled_span(context: Context | None) -> bool:
 
 
 def _record(
-    record: Callable[..., None], amount: float, attributes: Attributes, context: Context | None
+    instrument: _Instrument,
+    amount: float,
+    attributes: Attributes,
+    context: Context,
+    additive: bool,
 ) -> None:
     try:
-        if context is None:
-            record(amount, attributes)
-        else:
+        record = instrument.add if additive else instrument.record  # type: ignore[union-attr]
+        if _RECORD_TAKES_CONTEXT:
             record(amount, attributes, context)
+        else:
+            record(amount, attributes)
     except Exception:
         _logger.debug("livekit-agents instrumentation dropped a data point", exc_info=True)
 
 
 PENDING = PendingPoints()
 """The process's pending points, for every recorder and MeterProvider alike: each
-point holds its own instrument's method, and any collection records them all."""
+point holds its own instrument, and any collection records them all."""
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=PENDING.record_all)
+
+
+class _Answers(dict[str, bool]):
+    """``switch.allows`` answered once per provider (the switch never changes): a
+    dict look-up, not a call, on every event."""
+
+    def __init__(self, switch: ProviderSwitch) -> None:
+        super().__init__()
+        self._switch = switch
+
+    def __missing__(self, provider_key: str) -> bool:
+        return remember(self, provider_key, self._switch.allows(provider_key))
 
 
 class Recorder:
@@ -236,14 +262,8 @@ class Recorder:
         self.switch = switch
         self.meter_provider = meter_provider
         """The provider given to ``instrument()``; None means the global one."""
-        self._allowed: dict[str, bool] = {}
-
-    def allows(self, provider_key: str) -> bool:
-        """``switch.allows``, answered once per provider: the switch never changes."""
-        allowed = self._allowed.get(provider_key)
-        if allowed is None:
-            allowed = remember(self._allowed, provider_key, self.switch.allows(provider_key))
-        return allowed
+        self.allows: Mapping[str, bool] = _Answers(switch)
+        """``allows[provider_key]``: whether the switch records that provider."""
 
     @classmethod
     def create(
@@ -277,7 +297,7 @@ class Recorder:
         context: Context,
     ) -> None:
         """One connection acquisition, reused or new, failed or not."""
-        if not self.allows(identity.provider_key):
+        if not self.allows[identity.provider_key]:
             return
         attributes = (
             identity.derived("acquire.reused", _acquire_attributes, "true")
@@ -289,51 +309,47 @@ class Recorder:
         self.record_seconds(self.instruments.connection_acquire_time, seconds, attributes, context)
 
     # Each data point is recorded with the context of the event it belongs to: one
-    # context read per event (``current_context()``), not one per point.
+    # context read per event (``current_context()``), not one per point.  The common
+    # case (a plain number in range) is decided inline: these run for every point.
 
     def record_seconds(
         self, histogram: Histogram, value: object, attributes: Attributes, context: Context
     ) -> None:
         """Record a duration, or drop it (debug log) when it is not plausible."""
-        seconds = (
-            value
-            if type(value) is float and 0.0 <= value <= MAX_SECONDS  # the common case
-            else valid_number(value, MAX_SECONDS)
-        )
-        if seconds is None:
-            _logger.debug("dropped %r for %s: not a valid duration", value, attributes)
-            return
-        PENDING.put(histogram.record, seconds, attributes, context, False)
+        if not (type(value) is float and 0.0 <= value <= MAX_SECONDS):
+            value = _odd(value, MAX_SECONDS, "duration", attributes)
+            if value is None:
+                return
+        PENDING.put((histogram, value, attributes, context, False))
 
     def add(
         self, counter: Counter, value: object, attributes: Attributes, context: Context
     ) -> None:
         """Add a non-zero amount to a counter, or drop it (debug log) when odd."""
-        _put_amount(counter.add, True, value, attributes, context)
+        if not ((type(value) is int or type(value) is float) and 0 < value <= MAX_AMOUNT):
+            value = _odd(value, MAX_AMOUNT, "amount", attributes)
+            if not value:  # nothing used, nothing to add: as the framework's own counters
+                return
+        PENDING.put((counter, value, attributes, context, True))
 
     def record_amount(
         self, histogram: Histogram, value: object, attributes: Attributes, context: Context
     ) -> None:
         """Record a non-zero amount (tokens) into a histogram, or drop it when odd."""
-        _put_amount(histogram.record, False, value, attributes, context)
+        if not ((type(value) is int or type(value) is float) and 0 < value <= MAX_AMOUNT):
+            value = _odd(value, MAX_AMOUNT, "amount", attributes)
+            if not value:
+                return
+        PENDING.put((histogram, value, attributes, context, False))
 
 
-def _put_amount(
-    record: Callable[..., None],
-    additive: bool,
-    value: object,
-    attributes: Attributes,
-    context: Context,
-) -> None:
-    amount = (
-        value
-        if (type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT
-        else valid_number(value, MAX_AMOUNT)
-    )
-    if amount is None:
-        _logger.debug("dropped %r for %s: not a valid amount", value, attributes)
-    elif amount:  # nothing used, nothing to add: as the framework's own counters
-        PENDING.put(record, amount, attributes, context, additive)
+def _odd(value: object, limit: float, kind: str, attributes: Attributes) -> float | None:
+    """The value of an uncommon point (an int duration, a numeric subclass), or None
+    for one that is not plausible (logged at debug level)."""
+    number = valid_number(value, limit)
+    if number is None:
+        _logger.debug("dropped %r for %s: not a valid %s", value, attributes, kind)
+    return number
 
 
 def _acquire_attributes(identity: ModelIdentity, reused: str) -> Mapping[str, str]:

@@ -80,9 +80,8 @@ class TurnTracker:
         if not isinstance(report, dict) or not report:
             return
         if item.role == "user":
-            stt = with_metadata(self._component("stt"), report.get("stt_metadata"))
             self._record_user_turn(
-                stt,
+                self._component("stt", report.get("stt_metadata")),
                 report.get("transcription_delay"),
                 report.get("end_of_turn_delay"),
                 report.get("on_user_turn_completed_delay"),
@@ -90,15 +89,17 @@ class TurnTracker:
             )
         elif item.role == "assistant":
             instruments = self._recorder.instruments
-            llm = with_metadata(self._component("llm"), report.get("llm_metadata"))
-            tts = with_metadata(self._component("tts"), report.get("tts_metadata"))
             self._record(
-                llm,
+                self._component("llm", report.get("llm_metadata")),
                 context,
                 (instruments.turn_e2e_latency, report.get("e2e_latency")),
                 (instruments.turn_llm_ttft, report.get("llm_node_ttft")),
             )
-            self._record(tts, context, (instruments.turn_tts_ttfb, report.get("tts_node_ttfb")))
+            self._record(
+                self._component("tts", report.get("tts_metadata")),
+                context,
+                (instruments.turn_tts_ttfb, report.get("tts_node_ttfb")),
+            )
 
     # -- before 1.3.1: EOU, LLM and TTS metrics, and the agent state -----------------
 
@@ -177,8 +178,9 @@ class TurnTracker:
             (instruments.turn_on_user_turn_completed_delay, callback),
         )
 
-    def _component(self, name: str) -> ModelIdentity:
-        """The identity of the session's current STT, LLM or TTS (after handoffs too).
+    def _component(self, name: str, metadata: object = None) -> ModelIdentity:
+        """The identity of the session's current STT, LLM or TTS (after handoffs too),
+        its unknowns filled from the report's ``metadata`` for it.
 
         The current agent's own component, else the session's: what the agent
         activity's ``stt``/``llm``/``tts`` properties answer, read without them
@@ -187,14 +189,15 @@ class TurnTracker:
         session = self._session()
         agent = getattr(getattr(session, "_activity", None), "agent", None)
         # an agent without its own component holds NOT_GIVEN, which is falsy
-        return identify(getattr(agent, name, None) or getattr(session, name, None))
+        identity = identify(getattr(agent, name, None) or getattr(session, name, None))
+        return identity if identity.complete else with_metadata(identity, metadata)
 
     def _record(
         self, identity: ModelIdentity, context: Context, *points: tuple[Histogram, object]
     ) -> None:
         """Each ``(histogram, seconds)`` that has a value, for ``identity``'s model."""
         recorder = self._recorder
-        if not recorder.allows(identity.provider_key):
+        if not recorder.allows[identity.provider_key]:
             return
         attributes = identity.shared_attributes
         for histogram, value in points:

@@ -72,7 +72,7 @@ def record_usage(recorder: Recorder, emitter: object, metrics: object, context: 
     identity = identify(getattr(emitter, "_realtime_model", None) or emitter)
     if not identity.complete:  # with_metadata's own first check, spared a call per event
         identity = with_metadata(identity, getattr(metrics, "metadata", None))
-    if recorder.allows(identity.provider_key):
+    if recorder.allows[identity.provider_key]:
         handler(recorder, identity, metrics, context)
     return True
 
