@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # the full suite (~20 min on 2 cores)
     python benchmarks/run.py --quick    # a smoke run (~2 min)
+    python benchmarks/hotspots.py stt   # where one scenario's own cost goes (py-spy)
 
 Each section runs in its own process (a global MeterProvider can be set only
 once, and memory must be measured from a fresh heap).  Targets are reported,
@@ -107,6 +108,22 @@ def print_routes(routes: dict[str, Any]) -> None:
     print()
 
 
+def print_hotspots(profiles: list[dict[str, Any]]) -> None:
+    print("### Where our own cost goes (py-spy, SDK calls made no-ops)\n")
+    print("`benchmarks/hotspots.py`: the warm loop of one scenario, sampled from outside "
+          "the process; per function, its share of the unit's time (inclusive, and its own "
+          "lines only, which include the calls they make), in ns of the unit measured in "
+          "the sampled run.\n")  # fmt: skip
+    for f in profiles:
+        ns = f["ns_per_unit"]
+        print(f"**{f['scenario']}**: {ns / 1000:.2f} µs per unit, {f['samples']} samples\n")
+        print("| function | inclusive ns | own lines ns |")
+        print("|---|---:|---:|")
+        for row in f["rows"]:
+            print(f"| {row['function']} | {ns * row['inclusive']:.0f} | {ns * row['own']:.0f} |")
+        print()
+
+
 def print_memory(plain: dict[str, Any], instr: dict[str, Any]) -> None:
     n = plain["sessions"]
     first, last = sorted(plain["retained_kib"], key=int)
@@ -152,6 +169,14 @@ def main() -> None:
     print_cpu(section("sessions.py", "cpu", "--turns", "20" if quick else "100",
                       "--reps", "1" if quick else "7"))  # fmt: skip
     print_routes(section("sessions.py", "routes", "--turns", "20" if quick else "100"))
+    seconds = "2" if quick else "10"
+    try:
+        print_hotspots(
+            [section("hotspots.py", name, "--json", "--seconds", seconds, "--top", "12")
+             for name in ("stt", "llm", "turn")]
+        )  # fmt: skip
+    except RuntimeError as error:  # no py-spy, or no permission to sample a process
+        print(f"### Where our own cost goes: not profiled ({str(error).splitlines()[-1]})\n")
     sessions = "100" if quick else "1000"
     print_memory(
         section("sessions.py", "memory", "--mode", "plain", "--sessions", sessions),
