@@ -24,20 +24,22 @@ from opentelemetry.instrumentation.livekit_agents.turns import Handler, TurnTrac
 
 _MODULE = "livekit.agents.voice.agent_session"
 
-_trackers: weakref.WeakKeyDictionary[Any, TurnTracker] = weakref.WeakKeyDictionary()
+_trackers: dict[int, TurnTracker] = {}
+"""Each tracked session's tracker by the session's ``id()``: a plain dict look-up per
+session event, where a ``WeakKeyDictionary`` makes a weak reference and a Python call
+(~0.3 us).  A finalizer removes the entry when its session is collected."""
 _routes: list[tuple[str, event_routes.Route]] = []
 
 
 def instrument(recorder: Recorder) -> None:
     """Patch ``AgentSession.start`` and route the tracked events."""
     from livekit.agents import llm
-    from livekit.agents.voice.agent_session import AgentSession
 
     # livekit-agents 1.3.1 added ChatMessage.metrics, the per-turn MetricsReport.
     reports = "metrics" in getattr(llm.ChatMessage, "model_fields", {})
     wrap_function_wrapper(_MODULE, "AgentSession.start", _start_wrapper(recorder))
     for event, handler in TurnTracker.handlers(reports).items():
-        callback = _tracker_route(AgentSession, handler)
+        callback = _tracker_route(handler)
         event_routes.route(event, callback)
         _routes.append((event, callback))
 
@@ -64,19 +66,20 @@ def _start_wrapper(recorder: Recorder) -> Callable[..., Any]:
 
 @never_raises
 def _track(recorder: Recorder, session: Any) -> None:
-    if session not in _trackers:
-        _trackers[session] = TurnTracker(recorder, session)
+    key = id(session)
+    if key not in _trackers:
+        _trackers[key] = TurnTracker(recorder, session)
+        weakref.finalize(session, _trackers.pop, key, None).atexit = False
 
 
-def _tracker_route(session_class: type, handler: Handler) -> event_routes.Route:
+def _tracker_route(handler: Handler) -> event_routes.Route:
     trackers = _trackers
 
     def on_session_event(emitter: Any, event: Any) -> None:
-        # components emit "metrics_collected" too: only a session can have a tracker
-        if not isinstance(emitter, session_class):
-            return
-        tracker = trackers.get(emitter)
-        if tracker is None:
+        # any emitter's id may be looked up (components emit "metrics_collected"
+        # too): only a tracked session finds its own tracker
+        tracker = trackers.get(id(emitter))
+        if tracker is None or tracker.session() is not emitter:
             return
         context = current_context()
         if context is not None:

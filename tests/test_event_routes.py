@@ -127,3 +127,21 @@ async def test_no_turn_is_recorded_while_instrumentation_is_suppressed(
     await s.session.aclose()
     (point,) = points(reader, "lk.agents.turn.transcription_delay")
     assert point.count == 1
+
+
+async def test_a_tracker_handles_its_own_session_only(
+    instrumented: Any, reader: InMemoryMetricReader
+) -> None:
+    """Trackers are found by the emitter's id; an emitter that is not the tracked
+    session (were its id ever to collide) finds no tracker of another session."""
+    from opentelemetry.instrumentation.livekit_agents.instrumentors import session as aspect
+
+    s = await started()
+    stranger = EventEmitter[str]()
+    aspect._trackers[id(stranger)] = aspect._trackers[id(s.session)]
+    stranger.emit(*user_turn_event())
+    assert points(reader, "lk.agents.turn.transcription_delay") == []
+    s.session.emit(*user_turn_event())
+    await s.session.aclose()
+    (point,) = points(reader, "lk.agents.turn.transcription_delay")
+    assert point.count == 1

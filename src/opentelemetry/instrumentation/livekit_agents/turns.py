@@ -49,9 +49,8 @@ class TurnTracker:
 
     def __init__(self, recorder: Recorder, session: Any) -> None:
         self._recorder = recorder
-        # Trackers are kept by a weak reference to their session; this one keeps
-        # only a weak reference back, so no tracker keeps a session alive.
-        self._session = weakref.ref(session)
+        self.session = weakref.ref(session)
+        """The tracked session, while it lives: no tracker keeps a session alive."""
         self._user_stopped_at: float | None = None
         self._ttft_seen: OrderedDict[str, None] = OrderedDict()
         self._ttfb_seen: OrderedDict[str, None] = OrderedDict()
@@ -186,7 +185,7 @@ class TurnTracker:
         activity's ``stt``/``llm``/``tts`` properties answer, read without them
         because from 1.8 they check for a text simulation at every read (~4 us).
         """
-        session = self._session()
+        session = self.session()
         agent = getattr(getattr(session, "_activity", None), "agent", None)
         # an agent without its own component holds NOT_GIVEN, which is falsy
         identity = identify(getattr(agent, name, None) or getattr(session, name, None))
