@@ -11,7 +11,7 @@ from livekit.agents.metrics import LLMMetrics, STTMetrics, TTSMetrics
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from .metric_points import attrs, collect, points
-from .metrics_events import stt_metrics
+from .metrics_events import llm_metrics, stt_metrics
 from .pool_components import WebsocketTTS
 
 
@@ -73,3 +73,22 @@ async def test_other_events_pass_untouched(reader: InMemoryMetricReader) -> None
     emitter.emit("user_state_changed", stt_metrics(1.0))
     assert len(received) == 1
     assert points(reader, "lk.agents.usage.stt_audio_duration") == []
+
+
+@pytest.mark.usefixtures("instrumented")
+async def test_zero_amounts_are_not_recorded(reader: InMemoryMetricReader) -> None:
+    """Nothing used, nothing to add (as the framework's own counters); an event with
+    no tokens and no duration is a connection report, not an operation."""
+    component = WebsocketTTS("ws://127.0.0.1:9", model="m", provider="p")
+    component.emit("metrics_collected", llm_metrics(prompt=10, completion=0, ttft=0.0))
+    component.emit("metrics_collected", llm_metrics(prompt=0, completion=0, duration=0.0))
+    names = set(collect(reader))
+    assert "lk.agents.usage.llm_input_tokens" in names
+    assert not names & {
+        "lk.agents.usage.llm_output_tokens",
+        "lk.agents.usage.llm_input_cached_tokens",
+    }
+    (tokens,) = points(reader, "gen_ai.client.token.usage")
+    assert attrs(tokens)["gen_ai.token.type"] == "input" and tokens.sum == 10
+    (duration,) = points(reader, "gen_ai.client.operation.duration")
+    assert duration.count == 1 and duration.sum == 0.8

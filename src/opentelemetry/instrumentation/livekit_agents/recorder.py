@@ -15,7 +15,7 @@ import logging
 import math
 import os
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable, TypeVar, Union
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
@@ -143,19 +143,13 @@ class PendingPoints:
     reader thread records them: each is recorded exactly once.
     """
 
-    def __init__(self, limit: int = MAX_PENDING) -> None:
-        self._points: deque[Point] = deque()
-        self._append = self._points.append
-        self._limit = limit
+    def __init__(self) -> None:
+        self.queue: deque[Point] = deque()
+        """Where the recorders append their points, and record the batch once it holds
+        :data:`MAX_PENDING`: appended to directly, a C call per point."""
 
     def __len__(self) -> int:
-        return len(self._points)
-
-    def put(self, point: Point) -> None:
-        """Queue one point; record the batch once it is full."""
-        self._append(point)
-        if len(self._points) >= self._limit:
-            self.record_all()
+        return len(self.queue)
 
     def record_all(self) -> None:
         """Hand every pending point to the SDK; never raises.
@@ -165,7 +159,20 @@ class PendingPoints:
         first: one ``add`` per series and batch instead of one per point, the same
         total.  Every other point is recorded as it was observed.
         """
-        pop = self._points.popleft
+        # the SDK call inlined, not a function per point: this runs for every point
+        for instrument, amount, attributes, context, additive in self._batch():
+            try:
+                record = instrument.add if additive else instrument.record  # type: ignore[union-attr]
+                if _RECORD_TAKES_CONTEXT:
+                    record(amount, attributes, context)
+                else:
+                    record(amount, attributes)
+            except Exception:
+                _logger.debug("livekit-agents instrumentation dropped a data point", exc_info=True)
+
+    def _batch(self) -> Iterator[Point | list[Any]]:
+        """Every pending point, taken from the queue; a counter's summed where it may."""
+        pop = self.queue.popleft
         sums: dict[tuple[_Instrument, int], list[Any]] = {}
         checked: object = sums  # the context last checked for a sampled span: none yet
         sampled = False
@@ -185,16 +192,15 @@ class PendingPoints:
                     try:
                         total = sums.get(series)
                     except TypeError:  # a third-party instrument that cannot be a key
-                        _record(*point)
+                        yield point
                         continue
                     if total is None:
                         sums[series] = [*point]
                     else:
                         total[1] += point[1]
                     continue
-            _record(*point)
-        for total in sums.values():
-            _record(*total)
+            yield point
+        yield from sums.values()
 
     def observe(self, options: CallbackOptions) -> Iterable[Observation]:
         """The callback of :data:`PENDING_POINTS_INSTRUMENT`: record, observe nothing."""
@@ -213,26 +219,10 @@ def _has_sampled_span(context: Context) -> bool:
         return True
 
 
-def _record(
-    instrument: _Instrument,
-    amount: float,
-    attributes: Attributes,
-    context: Context,
-    additive: bool,
-) -> None:
-    try:
-        record = instrument.add if additive else instrument.record  # type: ignore[union-attr]
-        if _RECORD_TAKES_CONTEXT:
-            record(amount, attributes, context)
-        else:
-            record(amount, attributes)
-    except Exception:
-        _logger.debug("livekit-agents instrumentation dropped a data point", exc_info=True)
-
-
 PENDING = PendingPoints()
 """The process's pending points, for every recorder and MeterProvider alike: each
 point holds its own instrument, and any collection records them all."""
+_queue = PENDING.queue
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=PENDING.record_all)
 
@@ -309,8 +299,9 @@ class Recorder:
         self.record_seconds(self.instruments.connection_acquire_time, seconds, attributes, context)
 
     # Each data point is recorded with the context of the event it belongs to: one
-    # context read per event (``current_context()``), not one per point.  The common
-    # case (a plain number in range) is decided inline: these run for every point.
+    # context read per event (``current_context()``), not one per point.  These run
+    # for every point, so the common case (a plain number in range) is decided and
+    # queued inline, without a call.
 
     def record_seconds(
         self, histogram: Histogram, value: object, attributes: Attributes, context: Context
@@ -320,27 +311,31 @@ class Recorder:
             value = _odd(value, MAX_SECONDS, "duration", attributes)
             if value is None:
                 return
-        PENDING.put((histogram, value, attributes, context, False))
+        _queue.append((histogram, value, attributes, context, False))
+        if len(_queue) >= MAX_PENDING:
+            PENDING.record_all()
 
     def add(
         self, counter: Counter, value: object, attributes: Attributes, context: Context
     ) -> None:
         """Add a non-zero amount to a counter, or drop it (debug log) when odd."""
-        if not ((type(value) is int or type(value) is float) and 0 < value <= MAX_AMOUNT):
+        if not ((type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT):
             value = _odd(value, MAX_AMOUNT, "amount", attributes)
-            if not value:  # nothing used, nothing to add: as the framework's own counters
-                return
-        PENDING.put((counter, value, attributes, context, True))
+        if value:  # nothing used (or dropped), nothing to add: as the framework's own counters
+            _queue.append((counter, value, attributes, context, True))
+            if len(_queue) >= MAX_PENDING:
+                PENDING.record_all()
 
     def record_amount(
         self, histogram: Histogram, value: object, attributes: Attributes, context: Context
     ) -> None:
         """Record a non-zero amount (tokens) into a histogram, or drop it when odd."""
-        if not ((type(value) is int or type(value) is float) and 0 < value <= MAX_AMOUNT):
+        if not ((type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT):
             value = _odd(value, MAX_AMOUNT, "amount", attributes)
-            if not value:
-                return
-        PENDING.put((histogram, value, attributes, context, False))
+        if value:
+            _queue.append((histogram, value, attributes, context, False))
+            if len(_queue) >= MAX_PENDING:
+                PENDING.record_all()
 
 
 def _odd(value: object, limit: float, kind: str, attributes: Attributes) -> float | None:
