@@ -204,10 +204,10 @@ def test_histogram_points_are_never_summed(reader: InMemoryMetricReader) -> None
 
 
 def test_points_keep_the_context_of_a_runtime_context_that_is_not_the_default(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, reader: InMemoryMetricReader
 ) -> None:
     """The default runtime context is read through its ContextVar directly; any other
-    (``OTEL_PYTHON_CONTEXT``) through ``get_current()``, so events still see its context."""
+    (``OTEL_PYTHON_CONTEXT``, or one set after import) through ``get_current()``."""
 
     class OtherRuntimeContext(ContextVarsRuntimeContext):
         pass
@@ -219,10 +219,13 @@ def test_points_keep_the_context_of_a_runtime_context_that_is_not_the_default(
     finally:
         detach(token)
     monkeypatch.setattr(context_api, "_RUNTIME_CONTEXT", OtherRuntimeContext())
-    read = recorder._context_reader()
-    assert read is context_api.get_current
+    assert recorder._context_reader() is context_api.get_current
+    instrumentor = AgentsInstrumentor()
+    instrumentor.instrument(meter_provider=MeterProvider(metric_readers=[reader]))
     token = attach(set_value("checked", "other"))
     try:
-        assert read().get("checked") == "other"
+        context = recorder.current_context()
+        assert context is not None and context.get("checked") == "other"
     finally:
         detach(token)
+        instrumentor.uninstrument()

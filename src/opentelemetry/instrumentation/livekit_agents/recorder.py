@@ -79,6 +79,13 @@ def _context_reader() -> Callable[[], Context]:
 _read_context = _context_reader()
 
 
+def _follow_runtime_context() -> None:
+    """Read the context as the runtime context of the moment allows: at every
+    ``instrument()``, so a runtime replaced after this module's import is followed."""
+    global _read_context
+    _read_context = _context_reader()
+
+
 def current_context() -> Context | None:
     """The current context, or None where instrumentation is suppressed.
 
@@ -270,6 +277,7 @@ class Recorder:
             schema_url=SCHEMA_URL,
         )
         switch = ProviderSwitch.from_settings(providers, exclude_providers)
+        _follow_runtime_context()
         # created again on every instrument(): the SDK hands back the one it has
         meter.create_observable_gauge(
             PENDING_POINTS_INSTRUMENT,
