@@ -21,6 +21,7 @@ import logging
 from typing import Any, Callable
 
 _logger = logging.getLogger(__name__)
+_DROPPED = "livekit-agents instrumentation dropped an event"
 
 Route = Callable[[Any, Any], None]
 """Called with the emitter and the event's argument, before the framework's listeners;
@@ -28,11 +29,14 @@ an exception it raises is logged at debug level and goes no further."""
 
 _PATCH_MARK = "_otel_livekit_agents_patch"
 _routes: dict[str, tuple[Route, ...]] = {}
+_dispatch: dict[str, Route] = {}
+"""What the patch calls per event name: its one route (nearly always), or a fan-out."""
 
 
 def route(event: str, callback: Route) -> None:
     """Call ``callback(emitter, arg)`` on every ``emitter.emit(event, arg)``."""
     _routes[event] = (*_routes.get(event, ()), callback)
+    _dispatch[event] = _one_call(_routes[event])
     _patch()
 
 
@@ -41,10 +45,27 @@ def unroute(event: str, callback: Route) -> None:
     remaining = tuple(c for c in _routes.get(event, ()) if c is not callback)
     if remaining:
         _routes[event] = remaining
+        _dispatch[event] = _one_call(remaining)
     else:
         _routes.pop(event, None)
+        _dispatch.pop(event, None)
     if not _routes:
         _unpatch()
+
+
+def _one_call(callbacks: tuple[Route, ...]) -> Route:
+    """One route as it is; several behind one that calls each, guarded alone."""
+    if len(callbacks) == 1:
+        return callbacks[0]
+
+    def fan_out(emitter: Any, arg: Any) -> None:
+        for callback in callbacks:
+            try:
+                callback(emitter, arg)
+            except Exception:
+                _logger.debug(_DROPPED, exc_info=True)
+
+    return fan_out
 
 
 def _patch() -> None:
@@ -64,22 +85,21 @@ def _unpatch() -> None:
 
 
 def _patched_emit(original: Callable[..., Any]) -> Callable[..., Any]:
-    routes = _routes
+    dispatch = _dispatch
 
     @functools.wraps(original)
     # EventEmitter.emit(event, *args) takes no keywords: none to pass on (a dict
     # built on every event of every emitter otherwise)
     def emit(emitter: Any, event: Any, *args: Any) -> Any:
         try:
-            callbacks = routes.get(event)
+            callback = dispatch.get(event)
         except TypeError:  # an unhashable event name is none of ours
-            callbacks = None
-        if callbacks is not None and args:
-            for callback in callbacks:
-                try:
-                    callback(emitter, args[0])
-                except Exception:
-                    _logger.debug("livekit-agents instrumentation dropped an event", exc_info=True)
+            callback = None
+        if callback is not None and args:
+            try:
+                callback(emitter, args[0])
+            except Exception:
+                _logger.debug(_DROPPED, exc_info=True)
         return original(emitter, event, *args)
 
     setattr(emit, _PATCH_MARK, True)
