@@ -28,7 +28,8 @@ HERE = Path(__file__).resolve().parent
 SCENARIOS = ("pool", "tts", "stt", "llm", "turn")
 SAMPLES_PER_SECOND = 250
 """Low enough that py-spy keeps up on a 2-core machine shared with the sampled process."""
-_LOOP_FRAME = "time_loop"
+_LOOP_FRAME = re.compile(r"^\w+\.measure \(.*micro\.py:\d+\)$")
+"""The frame of a scenario's timed loop (``measure``), around every sample that counts."""
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<path>.*):\d+\)$")
 
 
@@ -84,7 +85,7 @@ def tally(raw: Path) -> tuple[int, Counter[str], Counter[str]]:
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
-        if not any(_LOOP_FRAME in frame for frame in frames):
+        if not any(_LOOP_FRAME.match(frame) for frame in frames):
             continue
         # gc_paused() collects before each loop starts: not the loop's time
         if any("gc_paused" in frame for frame in frames):
@@ -100,7 +101,14 @@ def tally(raw: Path) -> tuple[int, Counter[str], Counter[str]]:
 def _harness(function: str) -> bool:
     """The benchmark's own frames around the unit: in every sample, so no news."""
     return "(hotspots.py)" in function or function.startswith(
-        ("<module>", "Scenario.measure", "time_loop", "run_until_complete", "BaseEventLoop.")
+        (
+            "<module>",
+            "Scenario.measure",
+            "PoolCycle.measure",
+            "time_loop",
+            "BaseEventLoop.",
+            "Handle._run",
+        )
     )
 
 
