@@ -173,7 +173,7 @@ def main() -> None:
     try:
         print_hotspots(
             [section("hotspots.py", name, "--json", "--seconds", seconds, "--top", "12")
-             for name in ("stt", "llm", "turn")]
+             for name in ("stt", "llm", "pool", "turn")]
         )  # fmt: skip
     except RuntimeError as error:  # no py-spy, or no permission to sample a process
         print(f"### Where our own cost goes: not profiled ({str(error).splitlines()[-1]})\n")
