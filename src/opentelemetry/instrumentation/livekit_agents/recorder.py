@@ -76,7 +76,7 @@ def _context_reader() -> Callable[[], Context]:
     return context_api.get_current
 
 
-_read_context = _context_reader()
+_read_context: Callable[[], Context] = context_api.get_current
 
 
 def _follow_runtime_context() -> None:
@@ -246,6 +246,36 @@ class _Answers(dict[str, bool]):
         return remember(self, provider_key, self._switch.allows(provider_key))
 
 
+def _amount_recorder(
+    additive: bool,
+) -> Callable[[Recorder, _Instrument, object, Attributes, Context], None]:
+    """``Recorder.add`` (a counter's, ``additive``) or ``Recorder.record_amount`` (a
+    histogram's): one body, and no call per point to share it."""
+
+    def record(
+        self: Recorder,
+        instrument: _Instrument,
+        value: object,
+        attributes: Attributes,
+        context: Context,
+    ) -> None:
+        if not ((type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT):
+            value = _odd(value, MAX_AMOUNT, "amount", attributes)
+        if value:  # nothing used (or dropped), nothing to add: as the framework's own counters
+            _queue.append((instrument, value, attributes, context, additive))
+            if len(_queue) >= MAX_PENDING:
+                PENDING.record_all()
+
+    record.__name__ = "add" if additive else "record_amount"
+    record.__qualname__ = f"Recorder.{record.__name__}"
+    record.__doc__ = (
+        "Add a non-zero amount to a counter, or drop it (debug log) when odd."
+        if additive
+        else "Record a non-zero amount (tokens) into a histogram, or drop it when odd."
+    )
+    return record
+
+
 class Recorder:
     """Records data points for the providers that the switch leaves on."""
 
@@ -323,27 +353,8 @@ class Recorder:
         if len(_queue) >= MAX_PENDING:
             PENDING.record_all()
 
-    def add(
-        self, counter: Counter, value: object, attributes: Attributes, context: Context
-    ) -> None:
-        """Add a non-zero amount to a counter, or drop it (debug log) when odd."""
-        if not ((type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT):
-            value = _odd(value, MAX_AMOUNT, "amount", attributes)
-        if value:  # nothing used (or dropped), nothing to add: as the framework's own counters
-            _queue.append((counter, value, attributes, context, True))
-            if len(_queue) >= MAX_PENDING:
-                PENDING.record_all()
-
-    def record_amount(
-        self, histogram: Histogram, value: object, attributes: Attributes, context: Context
-    ) -> None:
-        """Record a non-zero amount (tokens) into a histogram, or drop it when odd."""
-        if not ((type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT):
-            value = _odd(value, MAX_AMOUNT, "amount", attributes)
-        if value:
-            _queue.append((histogram, value, attributes, context, False))
-            if len(_queue) >= MAX_PENDING:
-                PENDING.record_all()
+    add = _amount_recorder(additive=True)
+    record_amount = _amount_recorder(additive=False)
 
 
 def _odd(value: object, limit: float, kind: str, attributes: Attributes) -> float | None:
