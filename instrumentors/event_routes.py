@@ -35,22 +35,25 @@ _dispatch: dict[str, Route] = {}
 
 def route(event: str, callback: Route) -> None:
     """Call ``callback(emitter, arg)`` on every ``emitter.emit(event, arg)``."""
-    _routes[event] = (*_routes.get(event, ()), callback)
-    _dispatch[event] = _one_call(_routes[event])
+    _set_routes(event, (*_routes.get(event, ()), callback))
     _patch()
 
 
 def unroute(event: str, callback: Route) -> None:
     """Stop calling ``callback``; restore ``emit`` once no route is left."""
-    remaining = tuple(c for c in _routes.get(event, ()) if c is not callback)
-    if remaining:
-        _routes[event] = remaining
-        _dispatch[event] = _one_call(remaining)
+    _set_routes(event, tuple(c for c in _routes.get(event, ()) if c is not callback))
+    if not _routes:
+        _unpatch()
+
+
+def _set_routes(event: str, callbacks: tuple[Route, ...]) -> None:
+    """The routes of ``event``, and what the patch calls for it, kept together."""
+    if callbacks:
+        _routes[event] = callbacks
+        _dispatch[event] = _one_call(callbacks)
     else:
         _routes.pop(event, None)
         _dispatch.pop(event, None)
-    if not _routes:
-        _unpatch()
 
 
 def _one_call(callbacks: tuple[Route, ...]) -> Route:
