@@ -15,7 +15,7 @@ import logging
 import math
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Callable, TypeVar, Union
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
@@ -167,7 +167,7 @@ class PendingPoints:
         total.  Every other point is recorded as it was observed.
         """
         # the SDK call inlined, not a function per point: this runs for every point
-        for instrument, amount, attributes, context, additive in self._batch():
+        for instrument, amount, attributes, context, additive in self._take():
             try:
                 record = instrument.add if additive else instrument.record  # type: ignore[union-attr]
                 if _RECORD_TAKES_CONTEXT:
@@ -177,9 +177,14 @@ class PendingPoints:
             except Exception:
                 _logger.debug("livekit-agents instrumentation dropped a data point", exc_info=True)
 
-    def _batch(self) -> Iterator[Point | list[Any]]:
-        """Every pending point, taken from the queue; a counter's summed where it may."""
+    def _take(self) -> list[Point | list[Any]]:
+        """Every pending point, taken from the queue; a counter's summed where it may.
+
+        A list, not a generator: resuming one costs a frame switch per point.
+        """
         pop = self.queue.popleft
+        points: list[Point | list[Any]] = []
+        keep = points.append
         sums: dict[tuple[_Instrument, int], list[Any]] = {}
         checked: object = sums  # the context last checked for a sampled span: none yet
         sampled = False
@@ -199,15 +204,16 @@ class PendingPoints:
                     try:
                         total = sums.get(series)
                     except TypeError:  # a third-party instrument that cannot be a key
-                        yield point
+                        keep(point)
                         continue
                     if total is None:
                         sums[series] = [*point]
                     else:
                         total[1] += point[1]
                     continue
-            yield point
-        yield from sums.values()
+            keep(point)
+        points.extend(sums.values())
+        return points
 
     def observe(self, options: CallbackOptions) -> Iterable[Observation]:
         """The callback of :data:`PENDING_POINTS_INSTRUMENT`: record, observe nothing."""
