@@ -12,6 +12,13 @@ SDK's calls made no-ops, less those no-op calls alone. ``own = instrumented -
 uninstrumented - SDK`` is what this package itself costs; ``own_direct``
 measures the same directly.
 
+``bare`` is a floor to set ``own`` beside: the least any instrumentation of the
+call can cost in this interpreter.  The same patch point (the ``emit`` patch's
+route, a wrapt wrapper on ``ConnectionPool.get``) does only what cannot be
+left out: it reads the numbers that ours records and appends each to a deque.
+No check, identity, attributes, suppression, de-duplication or SDK hand-off;
+what ``own`` costs above it is what those cost.
+
 On livekit-agents 1.5.2+ the framework's own ``collect_usage`` is timed per
 event too, recording into a global SDK MeterProvider.
 """
@@ -22,10 +29,13 @@ import argparse
 import asyncio
 import inspect
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from itertools import cycle
 from typing import Any
 
+import wrapt
 from _common import (
     emit_json,
     gc_paused,
@@ -42,15 +52,30 @@ from _common import (
     usage_events,
 )
 from livekit.agents import Agent, utils
+from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.sdk.metrics import MeterProvider
 
 from opentelemetry import metrics as metrics_api
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.instrumentors import event_routes
 from opentelemetry.instrumentation.livekit_agents.recorder import MAX_PENDING, PENDING
 
 POOL_TAKES_TIMEOUT = "timeout" in inspect.signature(utils.ConnectionPool.get).parameters
 CAPTURED_UNITS = 4 * MAX_PENDING
 """Units whose SDK calls are captured: whole batches, as in the timed loops."""
+KEPT: deque[object] = deque()
+"""Where the bare instrumentations keep their numbers."""
+
+
+@contextmanager
+def _routed(event: str, callback: event_routes.Route) -> Iterator[None]:
+    """``callback`` routed every ``event`` by the ``emit`` patch, as ours are."""
+    event_routes.route(event, callback)
+    try:
+        yield
+    finally:
+        event_routes.unroute(event, callback)
+        KEPT.clear()
 
 
 class Scenario:
@@ -69,6 +94,10 @@ class Scenario:
 
     def measure(self, loop: asyncio.AbstractEventLoop, n: int) -> float:
         return time_loop(self.one, n)
+
+    def bare(self) -> AbstractContextManager[None] | None:
+        """A context in which the bare instrumentation is on; None where none is defined."""
+        return None
 
 
 # ---------------------------------------------------------------- connection pool
@@ -105,6 +134,21 @@ class PoolCycle(Scenario):
         with gc_paused():
             return float(loop.run_until_complete(self._cycles(n)))
 
+    @contextmanager
+    def bare(self) -> Iterator[None]:
+        async def timed(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            start = time.perf_counter()
+            connection = await wrapped(*args, **kwargs)
+            KEPT.append(time.perf_counter() - start)
+            return connection
+
+        wrapt.wrap_function_wrapper(utils.ConnectionPool, "get", timed)
+        try:
+            yield
+        finally:
+            unwrap(utils.ConnectionPool, "get")
+            KEPT.clear()
+
 
 # ---------------------------------------------------------------- usage events
 
@@ -119,6 +163,28 @@ class UsageEvent(Scenario):
 
     def one(self) -> None:
         self.component.emit("metrics_collected", next(self.events))
+
+    def bare(self) -> AbstractContextManager[None]:
+        fields = BARE_FIELDS[type(self.event).__name__]
+
+        def keep_numbers(emitter: Any, metrics: Any) -> None:
+            for name in fields:
+                value = getattr(metrics, name, 0)
+                if value:
+                    KEPT.append(value)
+
+        return _routed("metrics_collected", keep_numbers)
+
+
+BARE_FIELDS = {
+    "STTMetrics": ("audio_duration",),
+    "TTSMetrics": ("characters_count", "audio_duration"),
+    "LLMMetrics": (
+        *("prompt_tokens", "prompt_cached_tokens", "completion_tokens"),  # the counters
+        *("prompt_tokens", "completion_tokens", "ttft", "duration"),  # the GenAI histograms
+    ),
+}
+"""What ours reads from each usage event, as often as it records it."""
 
 
 # ---------------------------------------------------------------- turns
@@ -191,6 +257,27 @@ class Turn(Scenario):
         for name, event in next(self.units):
             emit(name, event)
 
+    def bare(self) -> AbstractContextManager[None] | None:
+        if not self.reports:
+            return None  # before 1.3.1 a turn is assembled from four events and a clock
+
+        def keep_numbers(emitter: Any, event: Any) -> None:
+            item = event.item
+            report = item.metrics
+            for name in TURN_FIELDS[item.role]:
+                value = report.get(name)
+                if value is not None:
+                    KEPT.append(value)
+
+        return _routed("conversation_item_added", keep_numbers)
+
+
+TURN_FIELDS = {
+    "user": ("transcription_delay", "end_of_turn_delay", "on_user_turn_completed_delay"),
+    "assistant": ("e2e_latency", "llm_node_ttft", "tts_node_ttfb"),
+}
+"""What ours reads from each message's ``MetricsReport`` (1.3.1+)."""
+
 
 # ---------------------------------------------------------------- framework native
 
@@ -225,13 +312,18 @@ def measure_all(n: int, reps: int) -> dict[str, Any]:
     scenarios: list[Scenario] = [PoolCycle(loop)]
     scenarios += [UsageEvent(kind, c, e) for kind, (c, e) in usage_events().items()]
     scenarios.append(Turn(loop))
-    series = ("base", "instr", "sdk", "calls", "direct", "noop", "native", "native_job")
+    series = ("base", "bare", "instr", "sdk", "calls", "direct", "noop", "native", "native_job")
     samples = {s.name: {key: list[float]() for key in series} for s in scenarios}
     for _ in range(reps):
         for s in scenarios:
             s.prepare(loop, instrumented=False)
             s.measure(loop, n // 10)  # warm up
             samples[s.name]["base"].append(s.measure(loop, n))
+            bare = s.bare()
+            if bare is not None:
+                with bare:
+                    s.measure(loop, n // 10)
+                    samples[s.name]["bare"].append(s.measure(loop, n))
         instrumentor = instrument(ours)
         for s in scenarios:
             s.prepare(loop, instrumented=True)
@@ -265,6 +357,8 @@ def measure_all(n: int, reps: int) -> dict[str, Any]:
             "own_direct_ns": best["direct"] - best["base"] - best["noop"],
             "sdk_calls": best["calls"],
         }
+        if "bare" in best:
+            figures["bare_ns"] = best["bare"] - best["base"]
         if "native" in best:
             figures["ours_ns"] = best["instr"] - best["base"]
             figures["native_ns"] = best["native"]
