@@ -21,6 +21,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.instrumentors import event_routes
+from opentelemetry.instrumentation.livekit_agents.instrumentors.event_routes import Route
 from opentelemetry.instrumentation.livekit_agents.recorder import PENDING
 
 
@@ -54,6 +56,20 @@ def time_loop(call: Callable[[], object], n: int) -> float:
             call()
         PENDING.record_all()  # the last, partial batch belongs to these calls
         return (time.perf_counter_ns() - start) / n
+
+
+@contextmanager
+def routes_wrapped(wrap: Callable[[str, Route], Route]) -> Iterator[None]:
+    """Every callback that the ``emit`` patch routes events to, replaced by
+    ``wrap(event, callback)`` through the map the patch reads, then restored."""
+    originals = dict(event_routes._routes)
+    for event, callbacks in originals.items():
+        event_routes._set_routes(event, tuple(wrap(event, c) for c in callbacks))
+    try:
+        yield
+    finally:
+        for event, callbacks in originals.items():
+            event_routes._set_routes(event, callbacks)
 
 
 # --------------------------------------------------------------------- SDK spy
