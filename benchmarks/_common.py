@@ -21,9 +21,11 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
-from opentelemetry.instrumentation.livekit_agents.instrumentors import event_routes
-from opentelemetry.instrumentation.livekit_agents.instrumentors.event_routes import Route
-from opentelemetry.instrumentation.livekit_agents.recorder import PENDING
+from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import (
+    EventEmitPatch,
+    Route,
+)
+from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
 
 
 def lk_version() -> tuple[int, ...]:
@@ -60,16 +62,19 @@ def time_loop(call: Callable[[], object], n: int) -> float:
 
 @contextmanager
 def routes_wrapped(wrap: Callable[[str, Route], Route]) -> Iterator[None]:
-    """Every callback that the ``emit`` patch routes events to, replaced by
-    ``wrap(event, callback)`` through the map the patch reads, then restored."""
-    originals = dict(event_routes._routes)
+    """Every callback that the instrumented ``emit`` patch routes events to, replaced by
+    ``wrap(event, callback)`` through ``set_routes`` (what the patch calls), then restored."""
+    patch = AgentsInstrumentor().aspect(EventEmitPatch)  # LookupError: not instrumented
+    originals = patch.routes
+    if not originals:
+        raise RuntimeError("the emit patch routes nothing: nothing would be timed")
     for event, callbacks in originals.items():
-        event_routes._set_routes(event, tuple(wrap(event, c) for c in callbacks))
+        patch.set_routes(event, tuple(wrap(event, c) for c in callbacks))
     try:
         yield
     finally:
         for event, callbacks in originals.items():
-            event_routes._set_routes(event, callbacks)
+            patch.set_routes(event, callbacks)
 
 
 # --------------------------------------------------------------------- SDK spy

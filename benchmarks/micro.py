@@ -57,8 +57,11 @@ from opentelemetry.sdk.metrics import MeterProvider
 
 from opentelemetry import metrics as metrics_api
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
-from opentelemetry.instrumentation.livekit_agents.instrumentors import event_routes
-from opentelemetry.instrumentation.livekit_agents.recorder import MAX_PENDING, PENDING
+from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import (
+    EventEmitPatch,
+    Route,
+)
+from opentelemetry.instrumentation.livekit_agents.pending_points import MAX_PENDING, PENDING
 
 POOL_TAKES_TIMEOUT = "timeout" in inspect.signature(utils.ConnectionPool.get).parameters
 CAPTURED_UNITS = 4 * MAX_PENDING
@@ -68,13 +71,16 @@ KEPT: deque[object] = deque()
 
 
 @contextmanager
-def _routed(event: str, callback: event_routes.Route) -> Iterator[None]:
-    """``callback`` routed every ``event`` by the ``emit`` patch, as ours are."""
-    event_routes.route(event, callback)
+def _routed(event: str, callback: Route) -> Iterator[None]:
+    """``callback`` routed every ``event`` by an ``emit`` patch of its own, as ours are
+    (uninstrumented: the bare floor)."""
+    patch = EventEmitPatch()
+    patch.instrument()
+    patch.route(event, callback)
     try:
         yield
     finally:
-        event_routes.unroute(event, callback)
+        patch.uninstrument()
         KEPT.clear()
 
 

@@ -45,7 +45,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry import metrics as metrics_api
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
-from opentelemetry.instrumentation.livekit_agents.recorder import PENDING
+from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
 
 OUR_SCOPE = "opentelemetry.instrumentation.livekit_agents"
 

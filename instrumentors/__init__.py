@@ -1,5 +1,8 @@
-"""The aspects: one module per patched framework target and one per provider.
+"""The aspects: one module per feature of the framework, one per provider.
 
-Each target module offers ``instrument(recorder)`` and ``uninstrument()``;
-``AgentsInstrumentor`` applies them in order.
+Each feature module holds an aspect (:class:`.aspect.Aspect`): an object with
+``instrument(recorder)`` and ``uninstrument()`` that owns its patch points and
+their state.  ``AgentsInstrumentor`` creates them and lists them in one place
+(``create_aspects``).  The provider modules hold one ``ProviderInstrumentor``
+each, which ``AgentsInstrumentor`` instruments too.
 """

@@ -15,7 +15,10 @@ or entry point ``livekit_agents_elevenlabs`` (``AgentsInstrumentor`` runs it).
 
 from __future__ import annotations
 
-from opentelemetry.instrumentation.livekit_agents.acquisition import Wrapper, connect_wrapper
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
+    Wrapper,
+    connect_wrapper,
+)
 from opentelemetry.instrumentation.livekit_agents.provider_instrumentor import (
     PatchTarget,
     ProviderInstrumentor,

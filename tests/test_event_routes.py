@@ -15,7 +15,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
-from opentelemetry.instrumentation.livekit_agents.instrumentors import event_routes
+from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import EventEmitPatch
+from opentelemetry.instrumentation.livekit_agents.instrumentors.turn_latency import TurnLatency
 
 from .metric_points import collect, points
 from .metrics_events import build
@@ -28,8 +29,10 @@ def listeners(emitter: Any) -> dict[str, int]:
     return {event: len(callbacks) for event, callbacks in emitter._events.items() if callbacks}
 
 
-def test_routes_are_called_before_listeners_and_a_failing_one_stops_nothing() -> None:
-    original = EventEmitter.__dict__["emit"]
+def test_routes_are_called_before_listeners_and_a_failing_one_stops_nothing(
+    instrumented: AgentsInstrumentor,
+) -> None:
+    patch = instrumented.aspect(EventEmitPatch)
     calls: list[tuple[str, Any]] = []
 
     def failing(emitter: Any, arg: Any) -> None:
@@ -41,34 +44,47 @@ def test_routes_are_called_before_listeners_and_a_failing_one_stops_nothing() ->
 
     emitter: rtc.EventEmitter[str] = rtc.EventEmitter()
     emitter.on(EVENT, lambda arg: calls.append(("listener", arg)))
-    event_routes.route(EVENT, failing)
-    event_routes.route(EVENT, working)
+    patch.route(EVENT, failing)
+    patch.route(EVENT, working)
     try:
-        assert EventEmitter.__dict__["emit"].__wrapped__ is original
+        assert patch.routes[EVENT] == (failing, working)
         emitter.emit(EVENT, 1)
         emitter.emit("other_event", 2)
     finally:
-        event_routes.unroute(EVENT, failing)
-        assert EventEmitter.__dict__["emit"] is not original, "a route is left"
-        event_routes.unroute(EVENT, working)
+        patch.unroute(EVENT, failing)
+        patch.unroute(EVENT, working)
+    assert EVENT not in patch.routes
+    emitter.emit(EVENT, 3)
+    assert calls == [("failing", 1), ("working", 1), ("listener", 1), ("listener", 3)]
+
+
+def test_uninstrument_restores_emit(meter_provider: Any) -> None:
+    original = EventEmitter.__dict__["emit"]
+    instrumentor = AgentsInstrumentor()
+    instrumentor.instrument(meter_provider=meter_provider)
+    try:
+        patched = EventEmitter.__dict__["emit"]
+        assert patched is not original and patched.__wrapped__ is original
+        assert instrumentor.aspect(EventEmitPatch).routes, "usage and turns are routed"
+    finally:
+        instrumentor.uninstrument()
     assert EventEmitter.__dict__["emit"] is original
-    assert calls == [("failing", 1), ("working", 1), ("listener", 1)]
+    with pytest.raises(LookupError):
+        instrumentor.aspect(EventEmitPatch)
 
 
-def test_an_unhashable_event_name_fails_as_it_does_unpatched() -> None:
+def test_an_unhashable_event_name_fails_as_it_does_unpatched(meter_provider: Any) -> None:
     emitter: rtc.EventEmitter[Any] = rtc.EventEmitter()
     with pytest.raises(TypeError) as unpatched:
         emitter.emit(["unhashable"], 1)
 
-    def ignore(emitter: Any, arg: Any) -> None:
-        pass
-
-    event_routes.route(EVENT, ignore)
+    instrumentor = AgentsInstrumentor()
+    instrumentor.instrument(meter_provider=meter_provider)
     try:
         with pytest.raises(TypeError) as patched:
             emitter.emit(["unhashable"], 1)
     finally:
-        event_routes.unroute(EVENT, ignore)
+        instrumentor.uninstrument()
     assert str(patched.value) == str(unpatched.value)
 
 
@@ -130,15 +146,14 @@ async def test_no_turn_is_recorded_while_instrumentation_is_suppressed(
 
 
 async def test_a_tracker_handles_its_own_session_only(
-    instrumented: Any, reader: InMemoryMetricReader
+    instrumented: AgentsInstrumentor, reader: InMemoryMetricReader
 ) -> None:
     """Trackers are found by the emitter's id; an emitter that is not the tracked
     session (were its id ever to collide) finds no tracker of another session."""
-    from opentelemetry.instrumentation.livekit_agents.instrumentors import session as aspect
-
+    trackers = instrumented.aspect(TurnLatency).trackers
     s = await started()
     stranger = EventEmitter[str]()
-    aspect._trackers[id(stranger)] = aspect._trackers[id(s.session)]
+    trackers[id(stranger)] = trackers[id(s.session)]
     stranger.emit(*user_turn_event())
     assert points(reader, "lk.agents.turn.transcription_delay") == []
     s.session.emit(*user_turn_event())

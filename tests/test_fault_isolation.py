@@ -21,7 +21,7 @@ from opentelemetry.metrics import (
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
-from opentelemetry.instrumentation.livekit_agents.recorder import PENDING
+from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
 
 from .conftest import WebsocketServer
 from .metrics_events import stt_metrics

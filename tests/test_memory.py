@@ -11,10 +11,15 @@ import pytest
 from livekit.agents import Agent, AgentSession
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
-from opentelemetry.instrumentation.livekit_agents.acquisition import Acquisition
-from opentelemetry.instrumentation.livekit_agents.instrumentors import session as session_aspect
-from opentelemetry.instrumentation.livekit_agents.turns import TurnTracker
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
+    Acquisition,
+)
+from opentelemetry.instrumentation.livekit_agents.instrumentors.turn_latency import (
+    TurnLatency,
+    TurnTracker,
+)
 
 from .metric_points import collect
 from .metrics_events import llm_metrics
@@ -46,9 +51,8 @@ async def one_session(index: int) -> None:
     await session.aclose()
 
 
-@pytest.mark.usefixtures("instrumented")
 async def test_a_thousand_sessions_leave_no_state_and_no_new_series(
-    reader: InMemoryMetricReader, caplog: pytest.LogCaptureFixture
+    instrumented: AgentsInstrumentor, reader: InMemoryMetricReader, caplog: pytest.LogCaptureFixture
 ) -> None:
     # captured log records of the framework's shutdown warnings would keep sessions alive
     caplog.set_level(logging.ERROR, logger="livekit.agents")
@@ -62,7 +66,7 @@ async def test_a_thousand_sessions_leave_no_state_and_no_new_series(
     assert live(AgentSession) == 0, "every session was collected"
     assert live(TurnTracker) == trackers
     assert live(Acquisition) == acquisitions
-    assert len(session_aspect._trackers) == 0
+    assert len(instrumented.aspect(TurnLatency).trackers) == 0
     assert series(reader) == first_series > 0
     (tokens,) = collect(reader)["lk.agents.usage.llm_input_tokens"].data.data_points  # type: ignore[misc]
     assert tokens.value == 10 * SESSIONS

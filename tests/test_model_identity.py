@@ -8,7 +8,7 @@ from typing import Any
 
 from livekit.agents import tts, utils
 
-from opentelemetry.instrumentation.livekit_agents.instrumentors.connection_pool import (
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.pool import (
     pool_identity,
 )
 from opentelemetry.instrumentation.livekit_agents.model_identity import (

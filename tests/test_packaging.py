@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from opentelemetry.instrumentation.livekit_agents.provider_instrumentor import (
+    PROVIDER_ENTRY_POINT_GROUP,
+)
+
 pytestmark = pytest.mark.packaging
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,11 +27,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 import sys
 import {PACKAGE} as package
-for name in sys.argv[1:]:
+for name in sys.argv[2:]:
     importlib.import_module(name)
 # what a regular install ships; an editable finder maps instrumentors/ without a directory entry
 modules = sorted(m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + "."))
-points = sorted(ep.name for ep in entry_points(group="opentelemetry_instrumentor")
+points = sorted(ep.name for group in ("opentelemetry_instrumentor", sys.argv[1])
+                for ep in entry_points(group=group)
                 if ep.name.startswith("livekit_agents") and ep.load())
 print(json.dumps({{"modules": modules, "entry_points": points,
                   "py_typed": (Path(package.__file__).parent / "py.typed").exists()}}))
@@ -46,20 +51,22 @@ def source_modules() -> list[str]:
     """Every module the source tree holds, as an installed name."""
     runtime = REPO / "src" / Path(*PACKAGE.split("."))
     names = [f"{PACKAGE}.{p.stem}" for p in runtime.glob("*.py") if p.stem != "__init__"]
-    names += [f"{PACKAGE}.instrumentors"]
+    aspects = REPO / "instrumentors"
     names += [
-        f"{PACKAGE}.instrumentors.{p.stem}"
-        for p in (REPO / "instrumentors").glob("*.py")
-        if p.stem != "__init__"
+        f"{PACKAGE}.instrumentors.{'.'.join(p.relative_to(aspects).with_suffix('').parts)}"
+        for p in aspects.rglob("*.py")
     ]
-    return sorted(names)
+    return sorted(name.removesuffix(".__init__") for name in names)
 
 
 def entry_point_names() -> list[str]:
     text = (REPO / "pyproject.toml").read_text()
-    section = text.split("[project.entry-points.opentelemetry_instrumentor]", 1)[1]
-    section = section.split("\n[", 1)[0]
-    return sorted(line.split("=")[0].strip() for line in section.splitlines() if "=" in line)
+    names = []
+    for group in ("opentelemetry_instrumentor", PROVIDER_ENTRY_POINT_GROUP):
+        section = text.split(f"[project.entry-points.{group}]", 1)[1]
+        section = section.split("\n[", 1)[0]
+        names += [line.split("=")[0].strip() for line in section.splitlines() if "=" in line]
+    return sorted(names)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +107,7 @@ def install_and_probe(venv: Path, constraints: Path, *requirement: str) -> dict[
         "httpx",  # as in tox.ini: several releases import it without requiring it
     )
     done = subprocess.run(
-        [str(python), "-c", PROBE, *source_modules()],
+        [str(python), "-c", PROBE, PROVIDER_ENTRY_POINT_GROUP, *source_modules()],
         cwd=venv,
         capture_output=True,
         text=True,

@@ -15,9 +15,13 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
 from opentelemetry import context as context_api
-from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor, recorder
+from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents import simulation as sim
-from opentelemetry.instrumentation.livekit_agents.recorder import (
+from opentelemetry.instrumentation.livekit_agents.otel_context import (
+    current_context,
+    reader_for_runtime_context,
+)
+from opentelemetry.instrumentation.livekit_agents.pending_points import (
     MAX_PENDING,
     PENDING,
     PENDING_POINTS_INSTRUMENT,
@@ -212,19 +216,19 @@ def test_points_keep_the_context_of_a_runtime_context_that_is_not_the_default(
     class OtherRuntimeContext(ContextVarsRuntimeContext):
         pass
 
-    assert recorder._context_reader() is not context_api.get_current  # the direct read
+    assert reader_for_runtime_context() is not context_api.get_current  # the direct read
     token = attach(set_value("checked", "default"))
     try:
-        assert recorder._context_reader()() is context_api.get_current()
+        assert reader_for_runtime_context()() is context_api.get_current()
     finally:
         detach(token)
     monkeypatch.setattr(context_api, "_RUNTIME_CONTEXT", OtherRuntimeContext())
-    assert recorder._context_reader() is context_api.get_current
+    assert reader_for_runtime_context() is context_api.get_current
     instrumentor = AgentsInstrumentor()
     instrumentor.instrument(meter_provider=MeterProvider(metric_readers=[reader]))
     token = attach(set_value("checked", "other"))
     try:
-        context = recorder.current_context()
+        context = current_context()
         assert context is not None and context.get("checked") == "other"
     finally:
         detach(token)

@@ -36,54 +36,78 @@ import importlib.util
 import logging
 from collections.abc import Collection, Iterator
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
 
-from opentelemetry.instrumentation.livekit_agents.instrumentors import (
-    component_metrics,
-    connection_pool,
-    job,
-    native_metrics,
-    session,
+from opentelemetry.instrumentation.livekit_agents.instrumentors.aspect import Aspect
+from opentelemetry.instrumentation.livekit_agents.instrumentors.coexistence import Coexistence
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections import (
+    ConnectionTiming,
 )
+from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import EventEmitPatch
+from opentelemetry.instrumentation.livekit_agents.instrumentors.job_flush import JobFlush
+from opentelemetry.instrumentation.livekit_agents.instrumentors.turn_latency import TurnLatency
+from opentelemetry.instrumentation.livekit_agents.instrumentors.usage import Usage
 from opentelemetry.instrumentation.livekit_agents.package import _instruments
+from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
 from opentelemetry.instrumentation.livekit_agents.provider_instrumentor import (
+    PROVIDER_ENTRY_POINT_GROUP,
     ProviderInstrumentor,
 )
-from opentelemetry.instrumentation.livekit_agents.provider_switch import (
-    PROVIDER_ENTRY_POINT_PREFIX,
-)
-from opentelemetry.instrumentation.livekit_agents.recorder import PENDING, Recorder
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 from opentelemetry.instrumentation.livekit_agents.version import __version__
 
 __all__ = ["AgentsInstrumentor", "__version__"]
 
 _logger = logging.getLogger(__name__)
 
-# The framework-level aspects, each with instrument(recorder) / uninstrument(); the
-# ``EventEmitter.emit`` patch (event_routes) comes and goes with their routes.
-_ASPECTS = (connection_pool, component_metrics, session, job)
+_A = TypeVar("_A")
+
+
+def create_aspects() -> tuple[Aspect, ...]:
+    """Every framework aspect, in the order they are instrumented: the one place
+    that lists them.  The ``emit`` patch comes first, as the two aspects that read
+    events route them through it."""
+    emit_patch = EventEmitPatch()
+    return (
+        emit_patch,
+        ConnectionTiming(),
+        Usage(emit_patch),
+        TurnLatency(emit_patch),
+        JobFlush(),
+        Coexistence(),
+    )
 
 
 class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """An instrumentor for the LiveKit Agents framework and its plugins."""
 
+    aspects: tuple[Aspect, ...] = ()
+    """The framework aspects while instrumented (none otherwise): see :meth:`aspect`."""
     _providers: list[ProviderInstrumentor]
 
     def instrumentation_dependencies(self) -> Collection[str]:
         """The livekit-agents releases this package can patch."""
         return _instruments
 
+    def aspect(self, kind: type[_A]) -> _A:
+        """The instrumented aspect of class ``kind`` (``TurnLatency``, ``EventEmitPatch``...),
+        for tests and benchmarks; LookupError while uninstrumented."""
+        for aspect in self.aspects:
+            if isinstance(aspect, kind):
+                return aspect
+        raise LookupError(f"no {kind.__name__} aspect: not instrumented")
+
     def _instrument(self, **kwargs: Any) -> None:
         recorder = Recorder.create(
             kwargs.get("meter_provider"), kwargs.get("providers"), kwargs.get("exclude_providers")
         )
-        for aspect in _ASPECTS:
+        self.aspects = create_aspects()
+        for aspect in self.aspects:
             aspect.instrument(recorder)
-        native_metrics.instrument(kwargs.get("meter_provider"))
         self._providers = []
         for provider in installed_providers():
             if recorder.switch.allows(provider.provider):
@@ -94,17 +118,20 @@ class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for provider in self._providers:
             provider.uninstrument()
         self._providers = []
-        native_metrics.uninstrument()
-        for aspect in reversed(_ASPECTS):
+        for aspect in reversed(self.aspects):
             aspect.uninstrument()
+        self.aspects = ()
         PENDING.record_all()  # what was observed while instrumented still counts
 
 
 def installed_providers() -> Iterator[ProviderInstrumentor]:
-    """The provider instrumentors whose plugin is installed, by entry point."""
-    for entry_point in entry_points(group="opentelemetry_instrumentor"):
-        if not entry_point.name.startswith(PROVIDER_ENTRY_POINT_PREFIX):
-            continue
+    """The provider instrumentors whose plugin is installed, by entry point.
+
+    They are entry points of a group of this package's own, not of
+    ``opentelemetry_instrumentor``: ``AgentsInstrumentor`` is their one way in, so
+    ``opentelemetry-instrument`` does not instrument them a second time.
+    """
+    for entry_point in entry_points(group=PROVIDER_ENTRY_POINT_GROUP):
         try:
             instrumentor_class = entry_point.load()
             if importlib.util.find_spec(f"livekit.plugins.{instrumentor_class.provider}"):

@@ -2,9 +2,10 @@
 
 A provider instrumentor patches one ``livekit-plugins-<provider>`` package at
 the places where it opens connections without a ``ConnectionPool``.  Each is
-its own ``BaseInstrumentor`` (entry point ``livekit_agents_<provider>``), so it
-can be switched on and off by itself; ``AgentsInstrumentor`` instruments every
-installed provider that the switch leaves on.
+its own ``BaseInstrumentor``, an entry point ``livekit_agents_<provider>`` of the
+group :data:`PROVIDER_ENTRY_POINT_GROUP`; ``AgentsInstrumentor`` instruments every
+installed provider that the switch leaves on (``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
+=livekit_agents_<provider>`` switches one off).
 
 Patches are applied by post-import hooks: a plugin imported after
 ``instrument()`` is patched when it is imported, and a plugin that is never
@@ -27,11 +28,18 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import register_post_import_hook, resolve_path, wrap_function_wrapper
 
-from opentelemetry.instrumentation.livekit_agents.acquisition import Wrapper, acquire_wrapper
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
+    Wrapper,
+    acquire_wrapper,
+)
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity, identify
-from opentelemetry.instrumentation.livekit_agents.recorder import PENDING, Recorder
+from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
 _logger = logging.getLogger(__name__)
+
+PROVIDER_ENTRY_POINT_GROUP = "opentelemetry_instrumentation_livekit_agents_providers"
+"""The entry-point group of the provider instrumentors, which ``AgentsInstrumentor`` reads."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from opentelemetry.instrumentation.livekit_agents.model_identity import normalize_provider
+from opentelemetry.instrumentation.livekit_agents.model_identity import normalize_provider, remember
 
 PROVIDERS_ENV = "OTEL_PYTHON_LIVEKIT_AGENTS_PROVIDERS"
 EXCLUDED_PROVIDERS_ENV = "OTEL_PYTHON_LIVEKIT_AGENTS_EXCLUDED_PROVIDERS"
@@ -49,6 +49,18 @@ class ProviderSwitch:
         excluded |= _keys(_split(environ.get(EXCLUDED_PROVIDERS_ENV, "")))
         excluded |= _disabled_provider_entry_points(environ)
         return cls(tuple(allow_lists), excluded)
+
+
+class SwitchAnswers(dict[str, bool]):
+    """``switch.allows`` answered once per provider (the switch never changes), so
+    each event asks a dict, not the switch: ``answers[provider_key]``."""
+
+    def __init__(self, switch: ProviderSwitch) -> None:
+        super().__init__()
+        self._switch = switch
+
+    def __missing__(self, provider_key: str) -> bool:
+        return remember(self, provider_key, self._switch.allows(provider_key))
 
 
 def _split(value: str) -> list[str]:

@@ -11,11 +11,12 @@ prewarm connects outside any acquisition and is not recorded.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from opentelemetry.instrumentation.livekit_agents.acquisition import (
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
     acquire_wrapper,
     connect_wrapper,
 )
@@ -24,25 +25,29 @@ from opentelemetry.instrumentation.livekit_agents.model_identity import (
     identify,
     identify_module,
 )
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
+
+if TYPE_CHECKING:
+    from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
 _MODULE = "livekit.agents.utils.connection_pool"
 
 
-def instrument(recorder: Recorder) -> None:
-    """Patch ``ConnectionPool.get`` and ``ConnectionPool._connect``."""
-    wrap_function_wrapper(
-        _MODULE, "ConnectionPool.get", acquire_wrapper(recorder, pool_identity, may_reuse=True)
-    )
-    wrap_function_wrapper(_MODULE, "ConnectionPool._connect", connect_wrapper)
+class PoolTiming:
+    """Times every ``ConnectionPool`` acquisition."""
 
+    def instrument(self, recorder: Recorder) -> None:
+        """Patch ``ConnectionPool.get`` and ``ConnectionPool._connect``."""
+        wrap_function_wrapper(
+            _MODULE, "ConnectionPool.get", acquire_wrapper(recorder, pool_identity, may_reuse=True)
+        )
+        wrap_function_wrapper(_MODULE, "ConnectionPool._connect", connect_wrapper)
 
-def uninstrument() -> None:
-    """Restore the original methods."""
-    from livekit.agents.utils.connection_pool import ConnectionPool
+    def uninstrument(self) -> None:
+        """Restore the original methods."""
+        from livekit.agents.utils.connection_pool import ConnectionPool
 
-    unwrap(ConnectionPool, "get")
-    unwrap(ConnectionPool, "_connect")
+        unwrap(ConnectionPool, "get")
+        unwrap(ConnectionPool, "_connect")
 
 
 def pool_identity(pool: object) -> ModelIdentity:

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from opentelemetry.context import Context
 
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder, current_context
+from opentelemetry.instrumentation.livekit_agents.otel_context import current_context
+
+if TYPE_CHECKING:  # the recorder imports acquire_attributes from here
+    from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
 _logger = logging.getLogger(__name__)
 
@@ -37,6 +41,32 @@ class Acquisition:
 
 
 _current: ContextVar[Acquisition | None] = ContextVar("livekit_agents_acquisition", default=None)
+"""The acquisition in progress in this task: a context variable, as each acquiring
+task has its own."""
+
+
+def current_acquisition() -> Acquisition | None:
+    """The acquisition in progress in the calling task, if any."""
+    return _current.get()
+
+
+def acquire_attributes(
+    identity: ModelIdentity, reused: bool, error: BaseException | None
+) -> Mapping[str, str]:
+    """The attributes of one acquisition: the model's, whether the connection was
+    reused, and the error's type when it failed."""
+    attributes = (
+        identity.derived("acquire.reused", _with_reused, "true")
+        if reused
+        else identity.derived("acquire.new", _with_reused, "false")
+    )
+    if error is not None:
+        return {**attributes, "error.type": type(error).__qualname__}
+    return attributes
+
+
+def _with_reused(identity: ModelIdentity, reused: str) -> Mapping[str, str]:
+    return {**identity.shared_attributes, "connection_reused": reused}
 
 
 def acquire_wrapper(

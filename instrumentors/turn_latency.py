@@ -1,4 +1,9 @@
-"""Turn latencies of one ``AgentSession``, recorded as each turn ends.
+"""Turn latencies of every session, recorded as each turn ends.
+
+The session's ``start`` is wrapped to give the session a :class:`TurnTracker`
+before it runs; the session events a tracker reads are routed to it by the
+``EventEmitter.emit`` patch (:mod:`.event_emit`).  ``uninstrument()`` stops the
+routes and forgets every tracker.
 
 From livekit-agents 1.3.1 the framework writes a ``MetricsReport`` on every
 ``ChatMessage`` before it fires ``"conversation_item_added"``; each user and
@@ -27,13 +32,24 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.metrics import Histogram
+from wrapt import wrap_function_wrapper
 
+from opentelemetry.instrumentation.livekit_agents.error_boundary import never_raises
+from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import (
+    EventEmitPatch,
+    Route,
+)
+from opentelemetry.instrumentation.livekit_agents.instrumentors.session_class import (
+    session_class,
+)
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
     ModelIdentity,
     identify,
     with_metadata,
 )
+from opentelemetry.instrumentation.livekit_agents.otel_context import current_context
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
 _SEEN_SPEECHES = 64
@@ -183,7 +199,7 @@ class TurnTracker:
 
         The current agent's own component, else the session's: what the agent
         activity's ``stt``/``llm``/``tts`` properties answer, read without them
-        because from 1.8 they check for a text simulation at every read (~4 us).
+        because from 1.8 they check for a text simulation at every read.
         """
         session = self.session()
         agent = getattr(getattr(session, "_activity", None), "agent", None)
@@ -202,3 +218,69 @@ class TurnTracker:
         for histogram, value in points:
             if value is not None:  # absent from this release's report
                 recorder.record_seconds(histogram, value, attributes, context)
+
+
+class TurnLatency:
+    """The turn-latency aspect: a tracker per started session, fed by routed events."""
+
+    def __init__(self, emit_patch: EventEmitPatch) -> None:
+        self._emit_patch = emit_patch
+        self.trackers: dict[int, TurnTracker] = {}
+        """Each tracked session's tracker by the session's ``id()``: a plain dict look-up
+        per session event, where a ``WeakKeyDictionary`` makes a weak reference and a
+        Python call.  A finalizer removes the entry when its session is collected."""
+        self._routes: list[tuple[str, Route]] = []
+        self._session: type | None = None
+
+    def instrument(self, recorder: Recorder) -> None:
+        """Patch the session's ``start`` and route the tracked events."""
+        from livekit.agents import llm
+
+        # livekit-agents 1.3.1 added ChatMessage.metrics, the per-turn MetricsReport.
+        reports = "metrics" in getattr(llm.ChatMessage, "model_fields", {})
+        self._session = session_class()
+        wrap_function_wrapper(self._session, "start", self._start_wrapper(recorder))
+        for event, handler in TurnTracker.handlers(reports).items():
+            callback = self._tracker_route(handler)
+            self._emit_patch.route(event, callback)
+            self._routes.append((event, callback))
+
+    def uninstrument(self) -> None:
+        """Restore ``start``, stop the routes and forget every tracker."""
+        if self._session is not None:
+            unwrap(self._session, "start")
+            self._session = None
+        for event, callback in self._routes:
+            self._emit_patch.unroute(event, callback)
+        self._routes.clear()
+        self.trackers.clear()
+
+    def _start_wrapper(self, recorder: Recorder) -> Callable[..., Any]:
+        async def wrapper(wrapped: Callable[..., Any], session: Any, args: Any, kwargs: Any) -> Any:
+            if current_context() is not None:
+                self._track(recorder, session)
+            return await wrapped(*args, **kwargs)
+
+        return wrapper
+
+    @never_raises
+    def _track(self, recorder: Recorder, session: Any) -> None:
+        key = id(session)
+        if key not in self.trackers:
+            self.trackers[key] = TurnTracker(recorder, session)
+            weakref.finalize(session, self.trackers.pop, key, None).atexit = False
+
+    def _tracker_route(self, handler: Handler) -> Route:
+        trackers = self.trackers
+
+        def on_session_event(emitter: Any, event: Any) -> None:
+            # any emitter's id may be looked up (components emit "metrics_collected"
+            # too): only a tracked session finds its own tracker
+            tracker = trackers.get(id(emitter))
+            if tracker is None or tracker.session() is not emitter:
+                return
+            context = current_context()
+            if context is not None:
+                handler(tracker, event, context)
+
+        return on_session_event

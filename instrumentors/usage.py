@@ -1,59 +1,124 @@
-"""From one component metrics event to the usage counters and GenAI histograms.
+"""Usage from every component's ``"metrics_collected"`` event: the usage counters
+and (:mod:`.gen_ai`) the GenAI client metrics.
+
+Every STT, TTS, LLM, realtime session and interruption detector is an
+``rtc.EventEmitter`` that emits its usage as ``"metrics_collected"``, alone or
+inside a session, on every livekit-agents release.  The patch of
+``EventEmitter.emit`` (:mod:`.event_emit`) is the one patch point that sees
+them all; it routes this one event name here.
 
 The events are the framework's own ``LLMMetrics``, ``RealtimeModelMetrics``,
 ``TTSMetrics``, ``STTMetrics`` and ``InterruptionMetrics``; they are matched
 by class name and read field by field, so a release that lacks a field (or a
 metrics class) simply records less.  Zero amounts are not added, as in the
 framework's own counters; odd amounts are dropped by the recorder.
+
+Each usage is counted once, for the component that served it:
+
+- adapters (``FallbackAdapter``, ``StreamAdapter``, and any wrapper that
+  forwards its child's events, like ``MultiSpeakerAdapter``) re-emit the very
+  event object of the component they wrap, from inside that component's
+  ``emit`` call: the first emit records it, and a re-emit of the event last
+  recorded in this thread is skipped;
+- an adapter's own events are never recorded: in livekit-agents 1.0.x a
+  ``FallbackAdapter`` stream emits a second, adapter-level copy of the usage
+  that its child already emitted;
+- a session's are not read either: it re-emits its components' metrics, each
+  wrapped in a ``MetricsCollectedEvent``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable, NamedTuple
+import threading
+from typing import Any, Callable
 
 from opentelemetry.context import Context
 
+from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import (
+    EventEmitPatch,
+    Route,
+)
+from opentelemetry.instrumentation.livekit_agents.instrumentors.gen_ai import (
+    CHAT,
+    GENERATE_CONTENT,
+    record_gen_ai,
+)
+from opentelemetry.instrumentation.livekit_agents.instrumentors.session_class import (
+    session_class,
+)
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
     ModelIdentity,
     identify,
     remember,
     with_metadata,
 )
+from opentelemetry.instrumentation.livekit_agents.otel_context import current_context
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
-CHAT = "chat"
-GENERATE_CONTENT = "generate_content"
+_EVENT = "metrics_collected"
 
-# The GenAI semantic conventions' provider registry, by plugin package and by
-# the host that openai-compatible plugins report as their provider.
-_GEN_AI_PROVIDER_BY_KEY = {
-    "anthropic": "anthropic",
-    "aws": "aws.bedrock",
-    "azure": "azure.ai.openai",
-    "cohere": "cohere",
-    "deepseek": "deepseek",
-    "google": "gcp.gemini",
-    "groq": "groq",
-    "mistralai": "mistral_ai",
-    "openai": "openai",
-    "perplexity": "perplexity",
-    "xai": "x_ai",
-}
-_GEN_AI_PROVIDER_BY_HOST = {
-    "api.anthropic.com": "anthropic",
-    "api.deepseek.com": "deepseek",
-    "api.groq.com": "groq",
-    "api.mistral.ai": "mistral_ai",
-    "api.openai.com": "openai",
-    "api.perplexity.ai": "perplexity",
-    "api.x.ai": "x_ai",
-    "generativelanguage.googleapis.com": "gcp.gemini",
-}
-_GEN_AI_PROVIDER_BY_HOST_SUFFIX = (
-    (".openai.azure.com", "azure.ai.openai"),
-    (".aiplatform.googleapis.com", "gcp.vertex_ai"),
-)
+
+class _LastRecorded(threading.local):
+    """The metrics object this thread recorded last.
+
+    A re-emit happens synchronously inside the first emit, so it is always of the
+    event last recorded in its thread.  Holding the object itself (not its id)
+    means a new event can never be taken for it.
+    """
+
+    event: object = None
+
+
+class Usage:
+    """The usage aspect: every ``"metrics_collected"`` event routed to the recorder."""
+
+    def __init__(self, emit_patch: EventEmitPatch) -> None:
+        self._emit_patch = emit_patch
+        self._route: Route | None = None
+
+    def instrument(self, recorder: Recorder) -> None:
+        """Route every ``"metrics_collected"`` event to the usage recorder."""
+        if self._route is None:
+            self._route = _usage_route(recorder, _not_components())
+            self._emit_patch.route(_EVENT, self._route)
+
+    def uninstrument(self) -> None:
+        """Stop routing usage events."""
+        if self._route is not None:
+            self._emit_patch.unroute(_EVENT, self._route)
+            self._route = None
+
+
+def _not_components() -> tuple[type, ...]:
+    """The emitters whose ``"metrics_collected"`` is no usage of their own."""
+    from livekit.agents import llm, stt, tts
+
+    candidates = (
+        getattr(module, name, None)
+        for module in (llm, stt, tts)
+        for name in ("FallbackAdapter", "StreamAdapter")
+    )
+    return (session_class(), *(c for c in candidates if isinstance(c, type)))
+
+
+def _usage_route(recorder: Recorder, not_components: tuple[type, ...]) -> Route:
+    last = _LastRecorded()
+    # isinstance(emitter, not_components), answered once per emitter class: the
+    # adapters are ABCs, whose isinstance is slow; classes are few.
+    skipped_classes: dict[type, bool] = {}
+
+    def on_metrics_collected(emitter: Any, metrics: Any) -> None:
+        cls = type(emitter)
+        skipped = skipped_classes.get(cls)
+        if skipped is None:
+            skipped = skipped_classes[cls] = issubclass(cls, not_components)
+        if skipped or metrics is last.event:
+            return
+        context = current_context()
+        if context is not None and record_usage(recorder, emitter, metrics, context):
+            last.event = metrics
+
+    return on_metrics_collected
 
 
 def record_usage(recorder: Recorder, emitter: object, metrics: object, context: Context) -> bool:
@@ -77,17 +142,6 @@ def record_usage(recorder: Recorder, emitter: object, metrics: object, context: 
     return True
 
 
-def gen_ai_provider_name(identity: ModelIdentity) -> str:
-    """``gen_ai.provider.name``: the convention's registry value where one fits."""
-    host = identity.model_provider.lower()
-    if host in _GEN_AI_PROVIDER_BY_HOST:
-        return _GEN_AI_PROVIDER_BY_HOST[host]
-    for suffix, name in _GEN_AI_PROVIDER_BY_HOST_SUFFIX:
-        if host.endswith(suffix):
-            return name
-    return _GEN_AI_PROVIDER_BY_KEY.get(identity.provider_key, identity.provider_key)
-
-
 def _llm(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
     instruments = recorder.instruments
     attributes = identity.shared_attributes
@@ -101,7 +155,7 @@ def _llm(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Con
         context,
     )
     recorder.add(instruments.llm_output_tokens, output_tokens, attributes, context)
-    _gen_ai(recorder, identity, metrics, context, CHAT, input_tokens, output_tokens)
+    record_gen_ai(recorder, identity, metrics, context, CHAT, input_tokens, output_tokens)
 
 
 def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
@@ -123,7 +177,9 @@ def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any, context
     )
     for counter, amount in amounts:
         recorder.add(counter, amount, attributes, context)
-    _gen_ai(recorder, identity, metrics, context, GENERATE_CONTENT, input_tokens, output_tokens)
+    record_gen_ai(
+        recorder, identity, metrics, context, GENERATE_CONTENT, input_tokens, output_tokens
+    )
 
 
 def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
@@ -157,62 +213,6 @@ def _interruption(
         getattr(metrics, "num_requests", 0),
         identity.shared_attributes,
         context,
-    )
-
-
-def _gen_ai(
-    recorder: Recorder,
-    identity: ModelIdentity,
-    metrics: Any,
-    context: Context,
-    operation: str,
-    input_tokens: object,
-    output_tokens: object,
-) -> None:
-    duration = getattr(metrics, "duration", 0)
-    if not (input_tokens or output_tokens or duration):
-        return  # a connection report (1.5.2+), not an operation
-    instruments = recorder.instruments
-    attributes = identity.derived(operation, _gen_ai_attributes, operation)
-    recorder.record_amount(instruments.gen_ai_token_usage, input_tokens, attributes.input, context)
-    recorder.record_amount(
-        instruments.gen_ai_token_usage, output_tokens, attributes.output, context
-    )
-    ttft = getattr(metrics, "ttft", -1)
-    if isinstance(ttft, (int, float)) and ttft > 0:  # -1: no first chunk arrived
-        recorder.record_seconds(
-            instruments.gen_ai_time_to_first_chunk, ttft, attributes.base, context
-        )
-    if duration:
-        cancelled = getattr(metrics, "cancelled", False) is True
-        recorder.record_seconds(
-            instruments.gen_ai_operation_duration,
-            duration,
-            attributes.cancelled if cancelled else attributes.base,
-            context,
-        )
-
-
-class _GenAIAttributes(NamedTuple):
-    """The GenAI attribute sets of one model and operation, built once and shared."""
-
-    base: Mapping[str, str]
-    input: Mapping[str, str]
-    output: Mapping[str, str]
-    cancelled: Mapping[str, str]
-
-
-def _gen_ai_attributes(identity: ModelIdentity, operation: str) -> _GenAIAttributes:
-    base = {
-        "gen_ai.operation.name": operation,
-        "gen_ai.provider.name": gen_ai_provider_name(identity),
-        "gen_ai.request.model": identity.model_name,
-    }
-    return _GenAIAttributes(
-        base,
-        {**base, "gen_ai.token.type": "input"},
-        {**base, "gen_ai.token.type": "output"},
-        {**base, "error.type": "cancelled"},
     )
 
 

@@ -20,12 +20,12 @@ from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.metrics import MeterProvider, get_meter_provider
 from wrapt import wrap_function_wrapper
 
+from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
+
 _logger = logging.getLogger(__name__)
 
 _MODULE = "livekit.agents.telemetry.otel_metrics"
 _SUPPRESSED = ("collect_usage", "flush_turn_metrics")
-
-_suspended_names: list[str] = []
 
 
 def shares_framework_provider(meter_provider: MeterProvider | None) -> bool:
@@ -33,27 +33,33 @@ def shares_framework_provider(meter_provider: MeterProvider | None) -> bool:
     return meter_provider is None or meter_provider is get_meter_provider()
 
 
-def instrument(meter_provider: MeterProvider | None) -> None:
-    """Suspend the framework's recording when it shares our MeterProvider."""
-    if not shares_framework_provider(meter_provider):
-        return
-    try:
-        module = importlib.import_module(_MODULE)
-    except ImportError:  # before 1.5.2 the framework records no metrics
-        return
-    for name in _SUPPRESSED:
-        if hasattr(module, name):
-            wrap_function_wrapper(module, name, _suspended)
-            _suspended_names.append(name)
+class Coexistence:
+    """The coexistence aspect: the framework functions it suspended, while instrumented."""
 
+    def __init__(self) -> None:
+        self.suspended: list[str] = []
+        """The names in the framework's ``otel_metrics`` that are suspended now."""
 
-def uninstrument() -> None:
-    """Restore the framework's recording."""
-    if _suspended_names:
-        module = importlib.import_module(_MODULE)
-        for name in _suspended_names:
-            unwrap(module, name)
-        _suspended_names.clear()
+    def instrument(self, recorder: Recorder) -> None:
+        """Suspend the framework's recording when it shares our MeterProvider."""
+        if not shares_framework_provider(recorder.meter_provider):
+            return
+        try:
+            module = importlib.import_module(_MODULE)
+        except ImportError:  # before 1.5.2 the framework records no metrics
+            return
+        for name in _SUPPRESSED:
+            if hasattr(module, name):
+                wrap_function_wrapper(module, name, _suspended)
+                self.suspended.append(name)
+
+    def uninstrument(self) -> None:
+        """Restore the framework's recording."""
+        if self.suspended:
+            module = importlib.import_module(_MODULE)
+            for name in self.suspended:
+                unwrap(module, name)
+            self.suspended.clear()
 
 
 def _suspended(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> None:
