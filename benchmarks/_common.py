@@ -20,7 +20,7 @@ from opentelemetry.sdk.metrics._internal import instrument as sdk_instrument
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.instrumentors import event_routes
 from opentelemetry.instrumentation.livekit_agents.instrumentors.event_routes import Route
 from opentelemetry.instrumentation.livekit_agents.recorder import PENDING

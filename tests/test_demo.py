@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from opentelemetry.instrumentation.livekit_agents import demo
+from opentelemetry.instrumentation.livekit_agents.demo import cli as demo
 
 DEMO_MODULE = "opentelemetry.instrumentation.livekit_agents.demo"
 

@@ -11,7 +11,7 @@ import pytest
 from livekit.agents import Agent, AgentSession
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.acquisition import Acquisition
 from opentelemetry.instrumentation.livekit_agents.instrumentors import session as session_aspect
 from opentelemetry.instrumentation.livekit_agents.turns import TurnTracker

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from opentelemetry import context as context_api
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor, recorder
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.recorder import (
     MAX_PENDING,
     PENDING,

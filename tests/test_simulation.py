@@ -18,7 +18,7 @@ pytest.importorskip("livekit.agents")
 
 from livekit.agents.metrics import EOUMetrics, LLMMetrics, STTMetrics, TTSMetrics
 
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
 from .simulated_session import (
     HAS_METRICS_REPORT,

@@ -9,7 +9,7 @@ import pytest
 from livekit.agents import Agent
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
 from .metric_points import attrs, collect
 from .simulated_session import HAS_METRICS_REPORT, SimulatedSession, started

@@ -54,7 +54,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
 __all__ = ["DemoResult", "histogram_quantile", "main", "run_demo"]
 

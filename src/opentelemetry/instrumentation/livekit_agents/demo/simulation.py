@@ -25,7 +25,7 @@ How a scripted turn flows:
 Example::
 
     from livekit.agents import Agent
-    from opentelemetry.instrumentation.livekit_agents import simulation as sim
+    from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
     async def main() -> None:
         session = sim.simulated_session(llm=sim.SimulatedLLM("acme", "acme-chat"))
