@@ -11,8 +11,10 @@ import pytest
 from livekit.agents import Agent, AgentSession
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.acquisition import Acquisition
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo._release import session_options
+from opentelemetry.instrumentation.livekit_agents.demo._speech_detection import SimulatedVAD
 from opentelemetry.instrumentation.livekit_agents.instrumentors import session as session_aspect
 from opentelemetry.instrumentation.livekit_agents.turns import TurnTracker
 
@@ -38,8 +40,8 @@ async def one_session(index: int) -> None:
         stt=sim.SimulatedSTT("sttco", "stt-a"),
         llm=chat,
         tts=sim.SimulatedTTS("ttsco", "tts-a"),
-        vad=sim.SimulatedVAD(),
-        **sim.session_options(),
+        vad=SimulatedVAD(),
+        **session_options(),
     )
     await session.start(Agent(instructions=f"Session {index}."))
     chat.emit("metrics_collected", llm_metrics(prompt=10, completion=2))
