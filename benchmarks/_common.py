@@ -20,12 +20,18 @@ from opentelemetry.sdk.metrics._internal import instrument as sdk_instrument
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import (
     EventEmitPatch,
     Route,
 )
 from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
+from opentelemetry.instrumentation.livekit_agents.demo._audio_io import (
+    SimulatedAudioInput,
+    SimulatedAudioOutput,
+)
+from opentelemetry.instrumentation.livekit_agents.demo._release import session_options
+from opentelemetry.instrumentation.livekit_agents.demo._speech_detection import SimulatedVAD
 
 
 def lk_version() -> tuple[int, ...]:
@@ -226,10 +232,10 @@ def usage_events() -> dict[str, tuple[Any, Any]]:
 
 
 def session_kwargs(**options: Any) -> dict[str, Any]:
-    """``sim.session_options`` plus no wait for a last transcript at close (1.8's 2 s)."""
+    """``session_options`` plus no wait for a last transcript at close (1.8's 2 s)."""
     from livekit.agents import AgentSession
 
-    kwargs = sim.session_options(**options)
+    kwargs = session_options(**options)
     if "session_close_transcript_timeout" in inspect.signature(AgentSession.__init__).parameters:
         kwargs["session_close_transcript_timeout"] = 0.0
     return kwargs
@@ -240,14 +246,14 @@ def new_session(*, audio: bool = False, vad_silence: float = 0.2, **options: Any
 
     session = AgentSession(
         stt=sim.SimulatedSTT("sttco", "stt-a", transcription_delay=0.0),
-        vad=sim.SimulatedVAD(min_silence_duration=vad_silence),
+        vad=SimulatedVAD(min_silence_duration=vad_silence),
         llm=sim.SimulatedLLM("llmco", "llm-a", ttft=0.0),
         tts=sim.SimulatedTTS("ttsco", "tts-a", ttfb=0.0, seconds_per_char=0.001),
         **session_kwargs(**options),
     )
     if audio:
-        session.input.audio = sim.SimulatedAudioInput()
-        session.output.audio = sim.SimulatedAudioOutput()
+        session.input.audio = SimulatedAudioInput()
+        session.output.audio = SimulatedAudioOutput()
     return session
 
 

@@ -56,7 +56,7 @@ from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.sdk.metrics import MeterProvider
 
 from opentelemetry import metrics as metrics_api
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import (
     EventEmitPatch,
     Route,

@@ -15,7 +15,7 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, llm
 
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
 HAS_METRICS_REPORT = "metrics" in getattr(llm.ChatMessage, "model_fields", {})  # 1.3.1+
 MIN_ENDPOINTING_DELAY = 0.2

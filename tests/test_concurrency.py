@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
 from .metric_points import attrs, collect
 from .simulated_session import HAS_METRICS_REPORT, SimulatedSession, started

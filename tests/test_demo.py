@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import re
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +24,9 @@ from typing import Any
 
 import pytest
 
-from opentelemetry.instrumentation.livekit_agents import demo
+from opentelemetry.instrumentation.livekit_agents.demo import conversation, script
+from opentelemetry.instrumentation.livekit_agents.demo.summary import histogram_quantile
+from opentelemetry.instrumentation.livekit_agents.model_identity import identify
 
 DEMO_MODULE = "opentelemetry.instrumentation.livekit_agents.demo"
 
@@ -30,6 +37,10 @@ _LATENCY_ROW = re.compile(
 _USAGE_ROW = re.compile(
     r"^\s+(?P<provider>\S+)\s+(?P<model>\S+)\s+(?P<metric>[a-z_]+)\s+(?P<total>[\d.]+)\s+"
     r"(?P<unit>tokens|chars|requests|s)$"
+)
+_GEN_AI_ROW = re.compile(
+    r"^\s+(?P<provider>\S+)\s+(?P<model>\S+)\s+(?P<metric>gen_ai\.[a-z_.]+(?: \(\w+\))?)\s+"
+    r"(?P<points>\d+)\s+(?P<sum>[\d.]+)\s+(?P<unit>tokens|s)$"
 )
 _CONNECTION_ROW = re.compile(
     r"^\s+(?P<provider>\S+)\s+(?P<model>\S+)\s+(?P<reused>true|false)\s+"
@@ -59,11 +70,15 @@ class Printed:
     """LLM model_name -> its row."""
     usage: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
     """(metric, model_name) -> (total, unit as printed)."""
+    gen_ai: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+    """(metric and token type, gen_ai.request.model) -> (data points, sum)."""
+    gen_ai_providers: dict[str, str] = field(default_factory=dict)
+    """gen_ai.request.model -> gen_ai.provider.name."""
     connections: dict[tuple[str, str], int] = field(default_factory=dict)
     """(model_provider, connection_reused) -> acquisitions."""
 
 
-_SECTIONS = ("Per-turn latency", "Turn e2e latency", "Usage", "Connections", "Serving")
+_SECTIONS = ("Per-turn latency", "Turn e2e latency", "Usage", "GenAI", "Connections", "Serving")
 
 
 def parse(text: str) -> Printed:
@@ -83,6 +98,9 @@ def parse(text: str) -> Printed:
             )
         elif section == "Usage" and (m := _USAGE_ROW.match(line)):
             printed.usage[(m["metric"], m["model"])] = (float(m["total"]), m["unit"])
+        elif section == "GenAI" and (m := _GEN_AI_ROW.match(line)):
+            printed.gen_ai[(m["metric"], m["model"])] = (int(m["points"]), float(m["sum"]))
+            printed.gen_ai_providers[m["model"]] = m["provider"]
         elif section == "Connections" and (m := _CONNECTION_ROW.match(line)):
             key = (m["provider"], m["reused"])
             printed.connections[key] = printed.connections.get(key, 0) + int(m["count"])
@@ -110,35 +128,81 @@ def run_demo(args: Sequence[str], timeout: float = 180.0) -> Printed:
 # ------------------------------------------------------------------------------ tests
 
 TURNS = 4
+FRONT, BILLING = script.FRONT_DESK.llm, script.BILLING.llm
 
 
-def test_demo_prints_every_turn_and_its_usage() -> None:
-    printed = run_demo(["--fast", "--turns", str(TURNS)])
+@pytest.fixture(scope="module")
+def printed() -> Printed:
+    """The demo's output, run once for the tests that read it."""
+    return run_demo(["--fast", "--turns", str(TURNS)])
 
+
+def test_demo_prints_every_turn_and_its_usage(printed: Printed) -> None:
     assert "handoff to billing" in printed.text
-    assert [t["llm"] for t in printed.turns] == ["gpt-4o-mini"] * 2 + ["claude-3-5-haiku"] * 2
+    assert [t["llm"] for t in printed.turns] == [FRONT.model] * 2 + [BILLING.model] * 2
     for turn in printed.turns:
         assert all(isinstance(turn[name], float) for name in ("e2e", "llm_ttft", "tts_ttfb")), turn
         # a reply cannot start playing before the LLM and the TTS both answered
         assert turn["e2e"] > turn["llm_ttft"] + turn["tts_ttfb"], turn  # type: ignore[operator]
-    assert {m: row.replies for m, row in printed.latency.items()} == {
-        "gpt-4o-mini": 2,
-        "claude-3-5-haiku": 2,
+    assert {m: (row.provider, row.replies) for m, row in printed.latency.items()} == {
+        FRONT.model: (FRONT.provider, 2),
+        BILLING.model: (BILLING.provider, 2),
     }
 
     # usage against the script: what the simulated components were told to report
-    script = demo._script(TURNS)
-    replies = [reply for _, _, reply in script]
-    assert printed.usage[("tts_characters", "sonic-2")] == (sum(map(len, replies)), "chars")
-    for persona in (demo.FRONT_DESK, demo.BILLING):
-        words = [len(reply.split()) for who, _, reply in script if who is persona]
-        expected = sum(round(n * 1.3) for n in words)
+    lines = script.script(TURNS)
+    replies = [reply for _, _, reply in lines]
+    assert printed.usage[("tts_characters", script.TTS.model)] == (sum(map(len, replies)), "chars")
+    for persona in (script.FRONT_DESK, script.BILLING):
+        expected = sum(script.completion_tokens(reply) for who, _, reply in lines if who is persona)
         assert printed.usage[("llm_output_tokens", persona.llm.model)] == (expected, "tokens")
-    assert printed.usage[("stt_audio_duration", "nova-3")][0] > 0
+    assert printed.usage[("stt_audio_duration", script.STT.model)][0] > 0
 
     # one cold connect at least, every other reply reused the pooled connection
-    assert printed.connections[("cartesia", "false")] >= 1
+    assert printed.connections[(script.TTS.provider, "false")] >= 1
     assert sum(printed.connections.values()) == TURNS
+
+
+def test_demo_prints_the_gen_ai_metrics(printed: Printed) -> None:
+    assert printed.gen_ai_providers == {FRONT.model: "openai", BILLING.model: "anthropic"}
+    for model in (FRONT.model, BILLING.model):
+        # one LLM request per reply, from the events the usage counters count: equal sums
+        for token_type, usage in (("input", "llm_input_tokens"), ("output", "llm_output_tokens")):
+            points, tokens = printed.gen_ai[(f"gen_ai.client.token.usage ({token_type})", model)]
+            assert (points, tokens) == (2, printed.usage[(usage, model)][0]), token_type
+        ttfc = printed.gen_ai[("gen_ai.client.operation.time_to_first_chunk", model)]
+        duration = printed.gen_ai[("gen_ai.client.operation.duration", model)]
+        assert ttfc[0] == duration[0] == 2
+        # a request lasts at least until its first chunk (sums printed to 3 places)
+        assert duration[1] >= ttfc[1] - 0.002 > 0
+
+
+SIMULATED: dict[str, Callable[[], object]] = {
+    "stt": conversation.simulated_stt,
+    "front-desk llm": lambda: conversation.simulated_llm(FRONT),
+    "billing llm": lambda: conversation.simulated_llm(BILLING),
+    "tts": lambda: conversation.WebsocketTTS(script.FAST, random.Random(0)),
+}
+
+
+@pytest.mark.parametrize(
+    ("role", "plugin", "cls"),
+    [
+        ("stt", "deepgram", "STT"),
+        ("front-desk llm", "openai", "LLM"),
+        ("billing llm", "anthropic", "LLM"),
+        ("tts", "cartesia", "TTS"),
+    ],
+)
+def test_simulated_components_are_labelled_as_the_real_plugins(
+    role: str, plugin: str, cls: str
+) -> None:
+    """The demo exports the model_provider the real plugin's component gets on this
+    release: its provider property from 1.2.12, its package name before."""
+    module = pytest.importorskip(f"livekit.plugins.{plugin}", reason=f"no {plugin} plugin here")
+    real = getattr(module, cls)(api_key="not-used")
+    simulated = SIMULATED[role]()
+    assert identify(simulated).model_provider == identify(real).model_provider != "unknown"
 
 
 @pytest.mark.parametrize(
@@ -153,7 +217,7 @@ def test_demo_prints_every_turn_and_its_usage() -> None:
 def test_histogram_quantile_is_prometheus(
     bounds: tuple[float, ...], cumulative: tuple[int, ...], q: float, expected: float
 ) -> None:
-    got = demo.histogram_quantile(q, bounds, cumulative)
+    got = histogram_quantile(q, bounds, cumulative)
     assert got == pytest.approx(expected, nan_ok=True)
 
 
@@ -200,3 +264,94 @@ def test_demo_exports_over_otlp(otlp_receiver: tuple[int, list[Any]]) -> None:
                         attrs = {a.key: a.value.string_value for a in point.attributes}
                         e2e[attrs["model_name"]] = point.count  # cumulative: the last wins
     assert e2e == {model: row.replies for model, row in printed.latency.items()}
+
+
+# --------------------------------------------------------------- serving and stopping
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def run_refused(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run the demo expecting it to refuse its options; it must end by itself."""
+    return subprocess.run(
+        demo_command(*args),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("stop", "sigint"),
+    [(signal.SIGTERM, signal.SIG_IGN), (signal.SIGINT, signal.SIG_DFL)],
+    # a shell's `&` starts a program with SIGINT ignored: SIGTERM must stop it
+    ids=["SIGTERM in the background", "Ctrl-C"],
+)
+def test_demo_serves_until_stopped_and_exits_0(
+    stop: signal.Signals, sigint: signal.Handlers, tmp_path: Path
+) -> None:
+    pytest.importorskip("opentelemetry.exporter.prometheus", reason="needs the demo extra")
+    port = free_port()
+    stdout = tmp_path / "stdout.txt"
+    with stdout.open("w") as out:
+        process = subprocess.Popen(
+            demo_command("--fast", "--turns", "1", "--prometheus-port", str(port)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
+        )
+    try:
+        wait_until(
+            lambda: "Serving" in stdout.read_text() or process.poll() is not None,
+            180,
+            "the demo to serve",
+        )
+        assert process.poll() is None, stdout.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            assert b"lk_agents_turn_e2e_latency_seconds_count" in response.read()
+        process.send_signal(stop)
+        returncode = process.wait(60)
+    finally:
+        if process.poll() is None:  # never leave a demo running
+            process.kill()
+            process.wait(30)
+    assert returncode == 0, stdout.read_text()
+    assert stdout.read_text().rstrip().endswith("stopped")
+
+
+def test_a_port_in_use_is_one_line_naming_it() -> None:
+    pytest.importorskip("opentelemetry.exporter.prometheus", reason="needs the demo extra")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = run_refused(["--fast", "--turns", "1", "--prometheus-port", str(port)])
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert f"--prometheus-port {port}:" in line
+    assert "caller:" not in done.stdout, "it stopped before the conversation"
+
+
+def test_an_otlp_endpoint_with_nothing_listening_is_one_line() -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"  # bound and closed again: nothing listens
+    done = run_refused(["--fast", "--turns", "1", "--otlp-endpoint", endpoint])
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert f"--otlp-endpoint {endpoint}: nothing answers" in line
+    assert "caller:" not in done.stdout, "it stopped before the conversation"

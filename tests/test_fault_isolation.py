@@ -20,7 +20,7 @@ from opentelemetry.metrics import (
 )
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
 
 from .conftest import WebsocketServer

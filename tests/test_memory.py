@@ -12,7 +12,7 @@ from livekit.agents import Agent, AgentSession
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
     Acquisition,
 )
@@ -20,6 +20,8 @@ from opentelemetry.instrumentation.livekit_agents.instrumentors.turn_latency imp
     TurnLatency,
     TurnTracker,
 )
+from opentelemetry.instrumentation.livekit_agents.demo._release import session_options
+from opentelemetry.instrumentation.livekit_agents.demo._speech_detection import SimulatedVAD
 
 from .metric_points import collect
 from .metrics_events import llm_metrics
@@ -43,8 +45,8 @@ async def one_session(index: int) -> None:
         stt=sim.SimulatedSTT("sttco", "stt-a"),
         llm=chat,
         tts=sim.SimulatedTTS("ttsco", "tts-a"),
-        vad=sim.SimulatedVAD(),
-        **sim.session_options(),
+        vad=SimulatedVAD(),
+        **session_options(),
     )
     await session.start(Agent(instructions=f"Session {index}."))
     chat.emit("metrics_collected", llm_metrics(prompt=10, completion=2))

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.packaging
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "opentelemetry.instrumentation.livekit_agents"
 PROJECT = "opentelemetry-instrumentation-livekit-agents"
-EXTRAS = "prometheus,otlp"
+EXTRAS = "demo"
 PROBE = f"""
 import importlib, json, pkgutil
 from importlib.metadata import entry_points
@@ -28,7 +28,8 @@ from pathlib import Path
 import sys
 import {PACKAGE} as package
 for name in sys.argv[2:]:
-    importlib.import_module(name)
+    if not name.endswith(".__main__"):  # importing it runs the demo
+        importlib.import_module(name)
 # what a regular install ships; an editable finder maps instrumentors/ without a directory entry
 modules = sorted(m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + "."))
 points = sorted(ep.name for group in ("opentelemetry_instrumentor", sys.argv[1])
@@ -51,6 +52,7 @@ def source_modules() -> list[str]:
     """Every module the source tree holds, as an installed name."""
     runtime = REPO / "src" / Path(*PACKAGE.split("."))
     names = [f"{PACKAGE}.{p.stem}" for p in runtime.glob("*.py") if p.stem != "__init__"]
+    names += [f"{PACKAGE}.demo.{p.stem}" for p in (runtime / "demo").glob("*.py")]
     aspects = REPO / "instrumentors"
     names += [
         f"{PACKAGE}.instrumentors.{'.'.join(p.relative_to(aspects).with_suffix('').parts)}"
@@ -121,7 +123,7 @@ def install_and_probe(venv: Path, constraints: Path, *requirement: str) -> dict[
 def test_wheel_install(source_copy: Path, constraints: Path, tmp_path: Path) -> None:
     uv("build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source_copy))
     (wheel,) = (tmp_path / "dist").glob("*.whl")
-    # the demo module needs the SDK and exporters that the extras bring
+    # the demo subpackage needs the SDK and exporters that its extra brings
     probe = install_and_probe(
         tmp_path / "venv", constraints, f"{PROJECT}[{EXTRAS}] @ {wheel.as_uri()}"
     )

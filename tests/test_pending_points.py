@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from opentelemetry import context as context_api
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.otel_context import (
     current_context,
     reader_for_runtime_context,

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -176,8 +175,13 @@ def demo(
         assert process.poll() is None, stdout.read_text()
         yield parse(stdout.read_text())
     finally:
-        process.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops serving and exits
-        returncode = process.wait(30)
+        # SIGTERM: a demo started from a background job ignores Ctrl-C's SIGINT
+        process.terminate()
+        try:
+            returncode = process.wait(30)
+        finally:
+            if process.poll() is None:  # never leave a demo running
+                process.kill()
     assert returncode == 0, stdout.read_text()
     assert "stopped" in stdout.read_text()
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.model_identity import MAX_VALUE_LENGTH
 
 from .conftest import WebsocketServer

@@ -9,14 +9,17 @@ import pytest
 from livekit.agents import Agent
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
 from .metric_points import attrs, collect
 from .simulated_session import HAS_METRICS_REPORT, SimulatedSession, started
 
 pytestmark = pytest.mark.usefixtures("quiet_gc")
 
-TOLERANCE = 0.05
+E2E_BEFORE_REPORTS = 0.15
+"""Seconds. Before 1.3.1 the framework reports no e2e figure: ours is compared with the
+playback the simulation observed, two clocks on one interval that a busy machine moves
+apart by the event loop's lag; a formula off by a whole stage (0.2 s or more) still fails."""
 USER_METRICS = ("transcription_delay", "end_of_turn_delay", "on_user_turn_completed_delay")
 REPLY_METRICS = ("e2e_latency", "llm_ttft", "tts_ttfb")
 
@@ -94,7 +97,7 @@ def check_turn(
     for (name, _model), (count, value) in added.items():
         assert count == 1, f"{name}: one point per turn"
         exact = HAS_METRICS_REPORT or name != "e2e_latency"
-        tolerance = 1e-9 if exact else TOLERANCE
+        tolerance = 1e-9 if exact else E2E_BEFORE_REPORTS
         assert value == pytest.approx(expected[name], abs=tolerance), name
 
 

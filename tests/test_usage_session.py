@@ -10,7 +10,7 @@ import pytest
 from livekit.agents import APIConnectionError, APIConnectOptions, llm
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from opentelemetry.instrumentation.livekit_agents import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
 from .metric_points import attrs, points
 from .simulated_session import started
