@@ -21,17 +21,17 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
-from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import (
-    EventEmitPatch,
-    Route,
-)
-from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
 from opentelemetry.instrumentation.livekit_agents.demo._audio_io import (
     SimulatedAudioInput,
     SimulatedAudioOutput,
 )
 from opentelemetry.instrumentation.livekit_agents.demo._release import session_options
 from opentelemetry.instrumentation.livekit_agents.demo._speech_detection import SimulatedVAD
+from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import (
+    EventEmitPatch,
+    Route,
+)
+from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
 
 
 def lk_version() -> tuple[int, ...]:

@@ -13,6 +13,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.demo._release import session_options
+from opentelemetry.instrumentation.livekit_agents.demo._speech_detection import SimulatedVAD
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
     Acquisition,
 )
@@ -20,8 +22,6 @@ from opentelemetry.instrumentation.livekit_agents.instrumentors.turn_latency imp
     TurnLatency,
     TurnTracker,
 )
-from opentelemetry.instrumentation.livekit_agents.demo._release import session_options
-from opentelemetry.instrumentation.livekit_agents.demo._speech_detection import SimulatedVAD
 
 from .metric_points import collect
 from .metrics_events import llm_metrics
