@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -34,6 +35,8 @@ REQUIRED = os.environ.get("LIVEKIT_AGENTS_OTEL_E2E") == "1" or os.environ.get("C
 DASHBOARD = Path(__file__).parent.parent / "docs" / "dashboard.json"
 # what Grafana's $__rate_interval would be here: it covers the whole demo run
 RATE_INTERVAL = "2m"
+# the scrape job of the demo, as the dashboard's Service ($job) variable would select it
+JOB = "livekit-agents-demo"
 TURNS = 8
 TIMEOUT = 240.0
 # The names the OpenTelemetry Prometheus exporter gives the catalogue: dots become
@@ -95,7 +98,7 @@ def prometheus(
     config = workdir / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: livekit-agents-demo\n"
+        f"scrape_configs:\n  - job_name: {JOB}\n"
         f"    static_configs:\n      - targets: ['127.0.0.1:{demo_port}']\n"
     )
     port = free_port()
@@ -266,11 +269,28 @@ def test_dashboard_has_queries() -> None:
     assert len(dashboard_queries()) >= 10
 
 
+def test_every_dashboard_query_filters_on_the_service() -> None:
+    """Each series selector of each panel carries the Service variable's matcher."""
+    for title, expr in dashboard_queries():
+        selectors = re.findall(r"\b(?:lk_agents|gen_ai_client)_\w+(\{[^}]*\})?\[", expr)
+        assert selectors, (title, expr)
+        assert all('job=~"$job"' in s for s in selectors), (title, expr)
+
+
+def test_dashboard_service_variable_lists_the_demo(prometheus: str, scraped: Printed) -> None:
+    variables = json.loads(DASHBOARD.read_text())["templating"]["list"]
+    (job,) = (v for v in variables if v["name"] == "job")
+    selector = re.fullmatch(r"label_values\((.*), job\)", job["query"]["query"])
+    assert selector, job["query"]
+    assert JOB in by(prometheus, f"group by (job) ({selector.group(1)})", "job")
+
+
 @pytest.mark.parametrize(("title", "expr"), dashboard_queries())
 def test_dashboard_query_returns_data(
     prometheus: str, scraped: Printed, title: str, expr: str
 ) -> None:
-    result = query(prometheus, expr.replace("$__rate_interval", RATE_INTERVAL))
-    assert result, f"{title}: no data for {expr}"
+    promql = expr.replace("$__rate_interval", RATE_INTERVAL).replace("$job", JOB)
+    result = query(prometheus, promql)
+    assert result, f"{title}: no data for {promql}"
     values = [float(series["value"][1]) for series in result]
-    assert any(math.isfinite(v) for v in values), f"{title}: only {values} for {expr}"
+    assert any(math.isfinite(v) for v in values), f"{title}: only {values} for {promql}"
