@@ -40,16 +40,21 @@ class _Servicer(MetricsServiceServicer):  # type: ignore[misc,unused-ignore]
 
 
 class GrpcReceiver:
-    """``opentelemetry.proto.collector.metrics.v1.MetricsService`` over gRPC on 127.0.0.1."""
+    """``opentelemetry.proto.collector.metrics.v1.MetricsService`` over gRPC on 127.0.0.1.
+
+    On a free port, or on ``port`` (``RuntimeError`` when it is taken).
+    """
 
     protocol = "grpc"
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[ExportMetricsServiceRequest] = []
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         servicer = _Servicer(self.requests)
         add_MetricsServiceServicer_to_server(servicer, self._server)  # type: ignore[no-untyped-call]
-        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.port = self._server.add_insecure_port(f"127.0.0.1:{port}")
+        if port and self.port != port:  # older grpcio returns 0 instead of raising
+            raise RuntimeError(f"cannot listen on 127.0.0.1:{port}")
 
     @property
     def endpoint(self) -> str:

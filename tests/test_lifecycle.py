@@ -33,7 +33,7 @@ def originals() -> dict[tuple[type, str], object]:
 
 def test_dependencies_name_livekit_agents() -> None:
     assert AgentsInstrumentor().instrumentation_dependencies() == _instruments
-    assert _instruments == ("livekit-agents >= 1.0, < 2",)
+    assert _instruments == ("livekit-agents >= 1.0, < 3",)
 
 
 def test_instrumentor_is_a_singleton() -> None:

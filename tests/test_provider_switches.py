@@ -22,7 +22,11 @@ from typing import Any
 import pytest
 
 pytest.importorskip("livekit.plugins.deepgram", reason="livekit-plugins-deepgram")
-pytest.importorskip("livekit.plugins.openai", reason="livekit-plugins-openai")
+pytest.importorskip(
+    "livekit.plugins.openai",
+    reason="livekit-plugins-openai is not installed (tox -e lk20 leaves out its 1.8.9, "
+    "which cannot import on livekit-agents 2.0)",
+)
 pytest.importorskip("livekit.plugins.cartesia", reason="livekit-plugins-cartesia")
 
 PROVIDERS = ("deepgram", "openai", "cartesia")

@@ -1,1 +1,1 @@
-_instruments = ("livekit-agents >= 1.0, < 2",)
+_instruments = ("livekit-agents >= 1.0, < 3",)
