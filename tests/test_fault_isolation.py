@@ -23,7 +23,7 @@ from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
 
-from .conftest import WebsocketServer
+from .loopback_servers import WebsocketServer
 from .metrics_events import stt_metrics
 from .pool_components import WebsocketTTS
 from .simulated_session import started

@@ -12,7 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.package import _instruments
 
-from .conftest import WebsocketServer
+from .loopback_servers import WebsocketServer
 from .metric_points import points
 from .pool_components import WebsocketTTS
 

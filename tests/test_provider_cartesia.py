@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from .conftest import WebsocketServer
+from .loopback_servers import WebsocketServer
 from .metric_points import attrs, wait_for_points
 
 cartesia = pytest.importorskip("livekit.plugins.cartesia", reason="livekit-plugins-cartesia")

@@ -12,7 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 
-from .conftest import WebsocketServer
+from .loopback_servers import WebsocketServer
 from .metric_points import attrs, points, wait_for_points
 
 deepgram = pytest.importorskip("livekit.plugins.deepgram", reason="livekit-plugins-deepgram")

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from .conftest import WebsocketServer
+from .loopback_servers import WebsocketServer
 from .metric_points import attrs, points
 
 elevenlabs = pytest.importorskip("livekit.plugins.elevenlabs", reason="livekit-plugins-elevenlabs")

@@ -16,7 +16,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 
-from .conftest import WebsocketServer
+from .loopback_servers import WebsocketServer
 from .metric_points import attrs, wait_for_points
 
 openai = pytest.importorskip(

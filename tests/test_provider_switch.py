@@ -9,7 +9,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.provider_switch import ProviderSwitch
 
-from .conftest import WebsocketServer
+from .loopback_servers import WebsocketServer
 from .metric_points import attrs, points
 from .pool_components import WebsocketTTS
 

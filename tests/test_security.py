@@ -10,7 +10,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.model_identity import MAX_VALUE_LENGTH
 
-from .conftest import WebsocketServer
+from .loopback_servers import WebsocketServer
 from .metric_points import ALLOWED_KEYS, collect
 from .pool_components import WebsocketTTS
 from .simulated_session import started
