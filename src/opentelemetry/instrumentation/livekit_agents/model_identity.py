@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, TypeVar
 
+from opentelemetry.instrumentation.livekit_agents.value_checks import attribute_text
+
 _logger = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"
@@ -196,12 +198,12 @@ def normalize_provider(name: str) -> str:
 
 
 def bounded(value: object) -> str | None:
-    """A safe attribute value: a non-empty string, no URL credentials, bounded length."""
+    """A safe attribute value: a non-empty string, valid UTF-8, no URL query,
+    fragment or user info (:func:`.value_checks.attribute_text`), bounded length."""
     if not isinstance(value, str):
         return None
-    # openai-compatible plugins report their base URL's host as the provider;
-    # keep the host, never a user:password@ prefix.
-    value = value.rsplit("@", 1)[-1].strip()
+    # openai-compatible plugins report their base URL's host as the provider
+    value = attribute_text(value).strip()
     if not value or value == UNKNOWN:
         return None
     return value[:MAX_VALUE_LENGTH]

@@ -1,9 +1,11 @@
-"""Which values become data points: finite numbers in a plausible range."""
+"""Which values become data points: finite numbers in a plausible range, and
+attribute text that every exporter can carry and that holds no URL secret."""
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 
 from opentelemetry.util.types import Attributes
 
@@ -36,3 +38,26 @@ def checked(value: object, limit: float, kind: str, attributes: Attributes) -> f
     if number is None:
         _logger.debug("dropped %r for %s: not a valid %s", value, attributes, kind)
     return number
+
+
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def attribute_text(value: str) -> str:
+    """``value`` as attribute text: valid UTF-8, and no URL query, fragment or user info.
+
+    A name read from the environment or a file with an invalid byte holds a lone
+    surrogate (``surrogateescape``), which no exporter can encode: Prometheus'
+    fails every scrape of the process.  Each becomes U+FFFD.  A model or provider
+    that is a URL keeps its host and path only, without the scheme: the query
+    string and fragment are where tokens go, the user info is a credential.
+    """
+    if not value.isascii():
+        value = _LONE_SURROGATES.sub("\ufffd", value)
+    value = value.split("?", 1)[0].split("#", 1)[0]
+    scheme, separator, rest = value.partition("://")
+    if not separator:
+        rest = scheme
+    authority, slash, path = rest.partition("/")
+    # "user:password@host", with or without a scheme; only the host is kept
+    return authority.rsplit("@", 1)[-1] + slash + path
