@@ -120,6 +120,27 @@ def _patched_emit(original: Callable[..., Any], dispatch: dict[str, Route]) -> C
                 callback(emitter, args[0])
             except Exception:
                 _logger.debug(_DROPPED, exc_info=True)
+            except BaseException as error:  # the listeners still get the event
+                return _emit_despite(error, original, emitter, event, args)
         return original(emitter, event, *args)
 
     return emit
+
+
+def _emit_despite(
+    error: BaseException, original: Callable[..., Any], emitter: Any, event: Any, args: Any
+) -> Any:
+    """The framework's ``emit`` after a route raised a ``BaseException``.
+
+    A ``KeyboardInterrupt`` (a signal) or ``SystemExit`` (``sys.exit()`` in a signal
+    handler) belongs to the host, whatever code it happened to interrupt: it goes on
+    once the listeners had the event.  Any other came from reading the event for us
+    (a plugin's property): dropped, as our own exceptions are.
+    """
+    if not isinstance(error, (KeyboardInterrupt, SystemExit)):
+        _logger.debug(_DROPPED, exc_info=error)
+        return original(emitter, event, *args)
+    try:
+        original(emitter, event, *args)
+    finally:
+        raise error

@@ -19,7 +19,7 @@ from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit impor
 from opentelemetry.instrumentation.livekit_agents.instrumentors.turn_latency import TurnLatency
 
 from .metric_points import collect, points
-from .metrics_events import build
+from .metrics_events import build, llm_metrics
 from .simulated_session import HAS_METRICS_REPORT, started
 
 EVENT = "test_routed_event"
@@ -160,3 +160,39 @@ async def test_a_tracker_handles_its_own_session_only(
     await s.session.aclose()
     (point,) = points(reader, "lk.agents.turn.transcription_delay")
     assert point.count == 1
+
+
+class HostStop(BaseException):
+    """A BaseException of the host's own, as a plugin property might raise."""
+
+
+class InterruptedLLM(sim.SimulatedLLM):
+    """A real LLM whose ``provider`` (which the usage route reads) raises ``raising``."""
+
+    raising: BaseException | None = None
+
+    @property
+    def provider(self) -> str:
+        if self.raising is not None:
+            raise self.raising
+        return "llmco"
+
+
+@pytest.mark.parametrize(
+    ("raised", "propagates"),
+    [(HostStop(), False), (KeyboardInterrupt(), True), (SystemExit(3), True)],
+)
+def test_a_base_exception_while_reading_an_event_reaches_every_listener(
+    instrumented: AgentsInstrumentor, raised: BaseException, propagates: bool
+) -> None:
+    component = InterruptedLLM("llmco", "llm-a")
+    heard: list[Any] = []
+    component.on("metrics_collected", heard.append)
+    event = llm_metrics(21, 3)
+    component.raising = raised
+    if propagates:  # the host's interrupt or exit, after the listeners had the event
+        with pytest.raises(type(raised)):
+            component.emit("metrics_collected", event)
+    else:  # raised by reading the event for us: the host never sees it
+        component.emit("metrics_collected", event)
+    assert heard == [event]
