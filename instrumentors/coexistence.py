@@ -3,11 +3,11 @@
 livekit-agents 1.5.2 records the same ``lk.agents.*`` (and, from 1.8.0,
 ``gen_ai.client.*``) metrics through the global MeterProvider: usage in
 ``otel_metrics.collect_usage`` for every component event, turn latencies in
-``otel_metrics.flush_turn_metrics`` at job end.  When this package records
-into that same provider, both functions are suspended while instrumented, so
-each measurement reaches the provider once; ``uninstrument()`` restores them.
-When the package has a MeterProvider of its own, the framework's recording
-into the global one is left alone.
+``otel_metrics.flush_turn_metrics`` at job end.  While instrumented, both are
+wrapped; each call asks then whether this package records into the framework's
+(global) provider, since ``set_meter_provider()`` may come after ``instrument()``:
+if so it is skipped, so each measurement reaches the provider once, else the
+framework records as without us.  ``uninstrument()`` restores both.
 """
 
 from __future__ import annotations
@@ -34,23 +34,23 @@ def shares_framework_provider(meter_provider: MeterProvider | None) -> bool:
 
 
 class Coexistence:
-    """The coexistence aspect: the framework functions it suspended, while instrumented."""
+    """The coexistence aspect: the framework functions it wraps, while instrumented."""
 
     def __init__(self) -> None:
         self.suspended: list[str] = []
-        """The names in the framework's ``otel_metrics`` that are suspended now."""
+        """The names in the framework's ``otel_metrics`` that are wrapped now (each call
+        skipped while the framework shares our MeterProvider)."""
 
     def instrument(self, recorder: Recorder) -> None:
-        """Suspend the framework's recording when it shares our MeterProvider."""
-        if not shares_framework_provider(recorder.meter_provider):
-            return
+        """Wrap the framework's recording, to skip it while it shares our MeterProvider."""
         try:
             module = importlib.import_module(_MODULE)
         except ImportError:  # before 1.5.2 the framework records no metrics
             return
+        wrapper = _suspended_if_shared(recorder.meter_provider)
         for name in _SUPPRESSED:
             if hasattr(module, name):
-                wrap_function_wrapper(module, name, _suspended)
+                wrap_function_wrapper(module, name, wrapper)
                 self.suspended.append(name)
 
     def uninstrument(self) -> None:
@@ -62,5 +62,11 @@ class Coexistence:
             self.suspended.clear()
 
 
-def _suspended(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> None:
-    _logger.debug("%s: recorded by opentelemetry-instrumentation-livekit-agents", wrapped)
+def _suspended_if_shared(meter_provider: MeterProvider | None) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        if shares_framework_provider(meter_provider):
+            _logger.debug("%s: recorded by opentelemetry-instrumentation-livekit-agents", wrapped)
+            return None
+        return wrapped(*args, **kwargs)
+
+    return wrapper

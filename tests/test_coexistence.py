@@ -32,7 +32,14 @@ def run(mode: str) -> dict[str, Any]:
 
 
 def test_shared_provider_gets_each_measurement_once() -> None:
-    result = run("shared")
+    check_once(run("shared"))
+
+
+def test_a_provider_made_global_after_instrument_gets_each_measurement_once() -> None:
+    check_once(run("late"))
+
+
+def check_once(result: dict[str, Any]) -> None:
     truth, recorded = result["truth"], result["during"]["global"]
     for name in SHARED_NAMES:
         assert recorded[OURS][name] == truth[name]

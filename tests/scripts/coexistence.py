@@ -3,6 +3,8 @@
 ``python coexistence.py shared``: this package records into the global
 MeterProvider, which the framework's own metrics use too.
 ``python coexistence.py separate``: this package gets a MeterProvider of its own.
+``python coexistence.py late``: this package gets a MeterProvider of its own, which
+then becomes the global one (``set_meter_provider`` after ``instrument()``).
 
 Prints one JSON object: for each reader and instrumentation scope, the total
 of every metric, and the ground truth the session itself reported.
@@ -68,10 +70,15 @@ async def converse() -> dict[str, float]:
 
 def main(mode: str) -> None:
     global_reader = InMemoryMetricReader()
-    set_meter_provider(MeterProvider(metric_readers=[global_reader]))
+    global_provider = MeterProvider(metric_readers=[global_reader])
     own_reader = InMemoryMetricReader()
-    own = MeterProvider(metric_readers=[own_reader]) if mode == "separate" else None
-    AgentsInstrumentor().instrument(meter_provider=own)
+    if mode == "late":
+        AgentsInstrumentor().instrument(meter_provider=global_provider)
+        set_meter_provider(global_provider)
+    else:
+        set_meter_provider(global_provider)
+        own = MeterProvider(metric_readers=[own_reader]) if mode == "separate" else None
+        AgentsInstrumentor().instrument(meter_provider=own)
     truth = asyncio.run(converse())
     during = {"global": totals(global_reader), "own": totals(own_reader)}
     AgentsInstrumentor().uninstrument()
