@@ -1,15 +1,19 @@
 """Sessions in parallel, in one event loop and in two threads, record exactly the
-points that each session, run alone, reports for itself."""
+points that each session, run alone, reports for itself; instrument() and
+uninstrument() from many threads at once patch once."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import pytest
+from livekit.rtc.event_emitter import EventEmitter
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
 from .metric_points import attrs, collect
@@ -94,3 +98,47 @@ def test_sessions_in_two_threads(reader: InMemoryMetricReader) -> None:
         thread.join(timeout=120)
     assert len(results) == 4
     check(reader, list(results.items()))
+
+
+THREADS = 8
+
+
+def in_threads(action: Callable[[], object]) -> None:
+    """``action`` in ``THREADS`` threads released at once; their exceptions re-raised."""
+    barrier = threading.Barrier(THREADS)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait(timeout=30)
+            action()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+
+
+def test_instrument_and_uninstrument_from_many_threads_patch_once(
+    meter_provider: MeterProvider, reader: InMemoryMetricReader
+) -> None:
+    original_emit = EventEmitter.__dict__["emit"]
+    instrumentor = AgentsInstrumentor()
+    in_threads(lambda: instrumentor.instrument(meter_provider=meter_provider))
+    try:
+        check(reader, [("a-", asyncio.run(converse("a-", 1)))])
+    finally:
+        instrumentor.uninstrument()  # one call undoes it all
+    assert EventEmitter.__dict__["emit"] is original_emit
+    asyncio.run(converse("b-", 2))
+    assert "b-llm-a" not in by_model(reader, "lk.agents.usage.llm_input_tokens")
+    assert "b-llm-a" not in by_model(reader, "lk.agents.turn.e2e_latency")
+
+    instrumentor.instrument(meter_provider=meter_provider)
+    in_threads(instrumentor.uninstrument)
+    assert not instrumentor.is_instrumented_by_opentelemetry
+    assert EventEmitter.__dict__["emit"] is original_emit

@@ -7,10 +7,12 @@ instruments raise on every measurement, as a broken exporter or SDK might.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import aiohttp
 import pytest
+from livekit.rtc.event_emitter import EventEmitter
 from opentelemetry.metrics import (
     Meter,
     MeterProvider,
@@ -18,12 +20,16 @@ from opentelemetry.metrics import (
     NoOpHistogram,
     NoOpMeter,
 )
+from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import EventEmitPatch
 from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
 
 from .loopback_servers import WebsocketServer
+from .metric_points import points
 from .metrics_events import stt_metrics
 from .pool_components import WebsocketTTS
 from .simulated_session import started
@@ -124,3 +130,48 @@ def test_points_pending_for_a_raising_meter_never_raise_on_uninstrument() -> Non
     assert len(PENDING) == 3
     AgentsInstrumentor().uninstrument()
     assert len(PENDING) == 0
+
+
+class NoMeterProvider(MeterProvider):
+    """A MeterProvider that cannot give a meter at all."""
+
+    def get_meter(self, name: str, *args: Any, **kwargs: Any) -> Meter:
+        raise RuntimeError("broken meter provider")
+
+
+class NoInstrumentMeter(NoOpMeter):
+    def create_histogram(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("broken meter")
+
+
+class NoInstrumentMeterProvider(MeterProvider):
+    """A MeterProvider whose meters cannot create a histogram."""
+
+    def get_meter(self, name: str, *args: Any, **kwargs: Any) -> Meter:
+        return NoInstrumentMeter(name)
+
+
+@pytest.mark.parametrize("broken", [NoMeterProvider, NoInstrumentMeterProvider])
+def test_a_broken_meter_provider_leaves_the_framework_uninstrumented(
+    broken: type[MeterProvider],
+    meter_provider: SdkMeterProvider,
+    reader: InMemoryMetricReader,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    before = EventEmitter.__dict__["emit"]
+    instrumentor = AgentsInstrumentor()
+    with caplog.at_level(logging.DEBUG, "opentelemetry.instrumentation.livekit_agents"):
+        instrumentor.instrument(meter_provider=broken())  # returns, as if nothing happened
+    assert "broken meter" in caplog.text
+    assert not instrumentor.is_instrumented_by_opentelemetry
+    assert EventEmitter.__dict__["emit"] is before, "nothing patched"
+    with pytest.raises(LookupError):
+        instrumentor.aspect(EventEmitPatch)
+
+    instrumentor.instrument(meter_provider=meter_provider)
+    try:
+        sim.SimulatedSTT("sttco", "stt-a").emit("metrics_collected", stt_metrics(1.5))
+        (point,) = points(reader, "lk.agents.usage.stt_audio_duration")
+        assert point.value == 1.5
+    finally:
+        instrumentor.uninstrument()

@@ -32,8 +32,10 @@ Providers can also be switched with ``OTEL_PYTHON_LIVEKIT_AGENTS_PROVIDERS``,
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
+import threading
 from collections.abc import Collection, Iterator
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
@@ -82,6 +84,14 @@ def create_aspects() -> tuple[Aspect, ...]:
     )
 
 
+class _NotInstrumented(Exception):
+    """``_instrument()`` failed, was logged and undone: ``instrument()`` returns."""
+
+
+_LOCK = threading.RLock()
+"""Held by ``instrument()`` and ``uninstrument()``: one at a time, in every thread."""
+
+
 class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """An instrumentor for the LiveKit Agents framework and its plugins."""
 
@@ -101,14 +111,38 @@ class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 return aspect
         raise LookupError(f"no {kind.__name__} aspect: not instrumented")
 
+    def instrument(self, **kwargs: Any) -> None:
+        """Patch the framework (once, however many threads call this at once).
+
+        An exception while instrumenting, such as a MeterProvider that cannot give a
+        meter, is logged and leaves the framework uninstrumented, as before the call.
+        """
+        # BaseInstrumentor's is-instrumented check-then-set is not atomic: the lock is
+        with _LOCK, contextlib.suppress(_NotInstrumented):
+            super().instrument(**kwargs)
+
+    def uninstrument(self, **kwargs: Any) -> None:
+        """Restore everything ``instrument()`` patched (once, from any thread)."""
+        with _LOCK:
+            super().uninstrument(**kwargs)
+
     def _instrument(self, **kwargs: Any) -> None:
+        self.aspects = ()
+        self._providers = []
+        try:
+            self._apply(kwargs)
+        except Exception as error:
+            _logger.warning("livekit-agents instrumentation not enabled: %s", error, exc_info=True)
+            self._uninstrument()  # what was patched before the failure
+            raise _NotInstrumented from error
+
+    def _apply(self, kwargs: dict[str, Any]) -> None:
         recorder = Recorder.create(
             kwargs.get("meter_provider"), kwargs.get("providers"), kwargs.get("exclude_providers")
         )
-        self.aspects = create_aspects()
-        for aspect in self.aspects:
+        for aspect in create_aspects():
             aspect.instrument(recorder)
-        self._providers = []
+            self.aspects = (*self.aspects, aspect)  # so far: what a failure must undo
         for provider in installed_providers():
             if recorder.switch.allows(provider.provider):
                 provider.instrument(recorder=recorder, skip_dep_check=True)
