@@ -117,7 +117,7 @@ class AgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         An exception while instrumenting, such as a MeterProvider that cannot give a
         meter, is logged and leaves the framework uninstrumented, as before the call.
         """
-        # BaseInstrumentor's is-instrumented check-then-set is not atomic: the lock is
+        # BaseInstrumentor's is-instrumented check-then-set is not atomic by itself
         with _LOCK, contextlib.suppress(_NotInstrumented):
             super().instrument(**kwargs)
 
