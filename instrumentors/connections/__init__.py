@@ -3,13 +3,17 @@
 The framework's ``ConnectionPool`` (:mod:`.pool`) hands out most provider
 connections; :mod:`.acquisition` holds the one wrapper shape that times any
 acquisition, which the provider instrumentors use for the plugins' own
-connect methods.
+connect methods; :mod:`.native` records the acquisitions the framework
+times itself and we do not.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.native import (
+    forget_credits,
+)
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.pool import PoolTiming
 
 if TYPE_CHECKING:
@@ -32,3 +36,4 @@ class ConnectionTiming:
         """Restore every part, in reverse order."""
         for part in reversed(self.parts):
             part.uninstrument()
+        forget_credits()

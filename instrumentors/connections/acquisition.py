@@ -32,12 +32,15 @@ Wrapper = Callable[[Callable[..., Any], Any, Any, Any], Any]
 class Acquisition:
     """One acquisition in progress: who asked, and whether it opened a connection."""
 
-    __slots__ = ("connected", "context", "owner")
+    __slots__ = ("connected", "context", "owner", "reported")
 
     def __init__(self, owner: object, connected: bool, context: Context) -> None:
         self.owner = owner
         self.connected = connected
         self.context = context
+        self.reported = False
+        """The framework reported this acquisition itself while we timed it (a
+        plugin's connect method that calls ``_report_connection_acquired``)."""
 
 
 _current: ContextVar[Acquisition | None] = ContextVar("livekit_agents_acquisition", default=None)
@@ -126,7 +129,12 @@ def _record(
     try:
         identity = identity_of(acquisition.owner)
         recorder.record_acquire_time(
-            identity, seconds, not acquisition.connected, error, acquisition.context
+            identity,
+            seconds,
+            not acquisition.connected,
+            error,
+            acquisition.context,
+            credit=not acquisition.reported,
         )
     except Exception:
         _logger.debug("livekit-agents instrumentation dropped an acquisition", exc_info=True)
