@@ -6,6 +6,9 @@ call is timed by its own caller, so concurrent acquisitions share nothing.
 An acquisition made inside another one (a plugin's connect method used as a
 pool's connect callback) is part of the outer one: it only marks the outer
 acquisition as having opened a new connection, and is not recorded twice.
+A plugin that loops over a pool to discard stale sockets is one acquisition
+too (:mod:`.retries`): the pool calls inside it are not recorded, and only a
+connect inside any of them makes it new.
 """
 
 from __future__ import annotations
@@ -89,7 +92,9 @@ def acquire_wrapper(
         outer = _current.get()
         context = current_context() if outer is None else None
         if context is None:  # inside another acquisition, or suppressed
-            if outer is not None:
+            if outer is not None and not may_reuse:
+                # a connect method inside a pool: the outer acquisition connected.
+                # A pool inside a retry loop (may_reuse) tells through its _connect.
                 outer.connected = True
             return await wrapped(*args, **kwargs)
         acquisition = Acquisition(instance, connected=not may_reuse, context=context)

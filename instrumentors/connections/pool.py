@@ -20,6 +20,10 @@ from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acqu
     acquire_wrapper,
     connect_wrapper,
 )
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.owners import (
+    closure_owner,
+    component_of,
+)
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
     ModelIdentity,
     identify,
@@ -51,11 +55,16 @@ class PoolTiming:
 
 
 def pool_identity(pool: object) -> ModelIdentity:
-    """The model of the pool's owner: the component whose bound method connects."""
+    """The model of the pool's owner: the component whose bound method connects (or
+    the component linked to the helper whose method it is), or the component a
+    closure connects for (see :mod:`.owners`)."""
     callback = getattr(pool, "_connect_cb", None)
     while isinstance(callback, functools.partial):
         callback = callback.func
     owner = getattr(callback, "__self__", None)
+    if owner is not None:
+        return identify(component_of(owner))
+    owner = closure_owner(callback) if callback is not None else None
     if owner is not None:
         return identify(owner)
     module = getattr(callback, "__module__", None) or type(pool).__module__
