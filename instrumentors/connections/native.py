@@ -13,6 +13,8 @@ The rule against double counting, one point per acquisition:
    the same task (a plugin's ``_connect_ws`` that calls
    ``_report_connection_acquired`` before it returns), is that acquisition: it
    is not recorded, and our point, recorded when the wrapper returns, stands.
+   So is a report made inside a stream whose SDK connection we time
+   (:mod:`.openers`: Google STT reports its pool's client, not a connection).
 2. Every other new connection that one of our patches records (any
    ``Recorder.record_acquire_time`` with ``reused=False`` and no error: the
    pool patch, the provider patches, the websocket handshake timing) leaves one
@@ -33,6 +35,9 @@ from opentelemetry.context import Context
 
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
     current_acquisition,
+)
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.openers import (
+    current_opener,
 )
 from opentelemetry.instrumentation.livekit_agents.model_identity import MAX_CACHED, ModelIdentity
 
@@ -84,6 +89,8 @@ def record_native_acquisition(
     timing = current_acquisition()
     if timing is not None:  # rule 1: we are timing this very acquisition
         timing.reported = True
+        return
+    if current_opener() is not None:  # rule 1: we time this stream's SDK call instead
         return
     if spend_credit(identity):  # rule 2
         return

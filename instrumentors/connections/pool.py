@@ -11,14 +11,18 @@ prewarm connects outside any acquisition and is not recorded.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
+    Wrapper,
     acquire_wrapper,
     connect_wrapper,
+)
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.openers import (
+    current_opener,
 )
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.owners import (
     closure_owner,
@@ -41,9 +45,7 @@ class PoolTiming:
 
     def instrument(self, recorder: Recorder) -> None:
         """Patch ``ConnectionPool.get`` and ``ConnectionPool._connect``."""
-        wrap_function_wrapper(
-            _MODULE, "ConnectionPool.get", acquire_wrapper(recorder, pool_identity, may_reuse=True)
-        )
+        wrap_function_wrapper(_MODULE, "ConnectionPool.get", _pool_get(recorder))
         wrap_function_wrapper(_MODULE, "ConnectionPool._connect", connect_wrapper)
 
     def uninstrument(self) -> None:
@@ -52,6 +54,18 @@ class PoolTiming:
 
         unwrap(ConnectionPool, "get")
         unwrap(ConnectionPool, "_connect")
+
+
+def _pool_get(recorder: Recorder) -> Wrapper:
+    timed = acquire_wrapper(recorder, pool_identity, may_reuse=True)
+
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        if current_opener() is not None:
+            # a pool of SDK clients inside a stream whose SDK call we time (openers.py)
+            return await wrapped(*args, **kwargs)
+        return await timed(wrapped, instance, args, kwargs)
+
+    return wrapper
 
 
 def pool_identity(pool: object) -> ModelIdentity:
