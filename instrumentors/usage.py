@@ -10,7 +10,9 @@ them all; it routes this one event name here.
 The events are the framework's own ``LLMMetrics``, ``RealtimeModelMetrics``,
 ``TTSMetrics``, ``STTMetrics`` and ``InterruptionMetrics``; they are matched
 by class name and read field by field, so a release that lacks a field (or a
-metrics class) simply records less.  Zero amounts are not added, as in the
+metrics class) simply records less.  The connection acquisitions that the
+framework reports on STT, TTS and realtime events go on to
+:mod:`.connections.native`.  Zero amounts are not added, as in the
 framework's own counters; odd amounts are dropped by the recorder.
 
 Each usage is counted once, for the component that served it:
@@ -34,6 +36,9 @@ from typing import Any, Callable
 
 from opentelemetry.context import Context
 
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.native import (
+    record_native_acquisition,
+)
 from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import (
     EventEmitPatch,
     Route,
@@ -180,6 +185,7 @@ def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any, context
     record_gen_ai(
         recorder, identity, metrics, context, GENERATE_CONTENT, input_tokens, output_tokens
     )
+    record_native_acquisition(recorder, identity, metrics, context)
 
 
 def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
@@ -194,6 +200,7 @@ def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Con
         attributes,
         context,
     )
+    record_native_acquisition(recorder, identity, metrics, context)
 
 
 def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
@@ -203,6 +210,7 @@ def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Con
         identity.shared_attributes,
         context,
     )
+    record_native_acquisition(recorder, identity, metrics, context)
 
 
 def _interruption(

@@ -1,9 +1,9 @@
 """xAI: the streaming STT websocket, which opens without a pool.
 
 The TTS keeps its websockets in a ``ConnectionPool``, timed by the framework
-aspect.  The Realtime session is the OpenAI engine's and is timed by the
-``openai`` instrumentor's patch, under provider ``xai``; switching ``xai`` off
-drops those points too.  Usage::
+aspect.  The Realtime session is the OpenAI-protocol engine's, timed by
+``connections/realtime_engine.py`` under provider ``xai`` whether or not
+``openai`` is allowed; switching ``xai`` off drops those points.  Usage::
 
     from opentelemetry.instrumentation.livekit_agents.instrumentors.xai import XAIInstrumentor
 

@@ -1,7 +1,7 @@
 """The real openai plugin's websockets, against a server on loopback.
 
 The Realtime session opens its websocket itself (``_create_ws_conn``, timed by
-the openai instrumentor); the realtime STT takes it from a ``ConnectionPool``
+the realtime-engine part); the realtime STT takes it from a ``ConnectionPool``
 (timed by the framework aspect).  Both are checked once, not twice.
 """
 
@@ -121,15 +121,15 @@ async def test_realtime_stt_pool_is_timed_once(
 
 
 @needs_create_ws_conn
-async def test_excluded_openai_is_not_patched(
+async def test_excluded_openai_records_no_session(
     ws_server: WebsocketServer,
     meter_provider: MeterProvider,
     reader: InMemoryMetricReader,
 ) -> None:
-    original = realtime_model.RealtimeSession.__dict__["_create_ws_conn"]
+    # the engine stays patched for the other providers on it (xai, livekit, ...):
+    # openai's own sessions are dropped by their attribution
     AgentsInstrumentor().instrument(meter_provider=meter_provider, exclude_providers=["openai"])
     try:
-        assert realtime_model.RealtimeSession.__dict__["_create_ws_conn"] is original
         found = await realtime_acquisitions(ws_server, reader, "/delay/10")
     finally:
         AgentsInstrumentor().uninstrument()

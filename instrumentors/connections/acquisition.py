@@ -6,6 +6,9 @@ call is timed by its own caller, so concurrent acquisitions share nothing.
 An acquisition made inside another one (a plugin's connect method used as a
 pool's connect callback) is part of the outer one: it only marks the outer
 acquisition as having opened a new connection, and is not recorded twice.
+A plugin that loops over a pool to discard stale sockets is one acquisition
+too (:mod:`.retries`): the pool calls inside it are not recorded, and only a
+connect inside any of them makes it new.
 """
 
 from __future__ import annotations
@@ -32,12 +35,15 @@ Wrapper = Callable[[Callable[..., Any], Any, Any, Any], Any]
 class Acquisition:
     """One acquisition in progress: who asked, and whether it opened a connection."""
 
-    __slots__ = ("connected", "context", "owner")
+    __slots__ = ("connected", "context", "owner", "reported")
 
     def __init__(self, owner: object, connected: bool, context: Context) -> None:
         self.owner = owner
         self.connected = connected
         self.context = context
+        self.reported = False
+        """The framework reported this acquisition itself while we timed it (a
+        plugin's connect method that calls ``_report_connection_acquired``)."""
 
 
 _current: ContextVar[Acquisition | None] = ContextVar("livekit_agents_acquisition", default=None)
@@ -86,7 +92,9 @@ def acquire_wrapper(
         outer = _current.get()
         context = current_context() if outer is None else None
         if context is None:  # inside another acquisition, or suppressed
-            if outer is not None:
+            if outer is not None and not may_reuse:
+                # a connect method inside a pool: the outer acquisition connected.
+                # A pool inside a retry loop (may_reuse) tells through its _connect.
                 outer.connected = True
             return await wrapped(*args, **kwargs)
         acquisition = Acquisition(instance, connected=not may_reuse, context=context)
@@ -126,7 +134,12 @@ def _record(
     try:
         identity = identity_of(acquisition.owner)
         recorder.record_acquire_time(
-            identity, seconds, not acquisition.connected, error, acquisition.context
+            identity,
+            seconds,
+            not acquisition.connected,
+            error,
+            acquisition.context,
+            credit=not acquisition.reported,
         )
     except Exception:
         _logger.debug("livekit-agents instrumentation dropped an acquisition", exc_info=True)

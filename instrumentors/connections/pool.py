@@ -11,14 +11,22 @@ prewarm connects outside any acquisition and is not recorded.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
+    Wrapper,
     acquire_wrapper,
     connect_wrapper,
+)
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.openers import (
+    current_opener,
+)
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.owners import (
+    closure_owner,
+    component_of,
 )
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
     ModelIdentity,
@@ -37,9 +45,7 @@ class PoolTiming:
 
     def instrument(self, recorder: Recorder) -> None:
         """Patch ``ConnectionPool.get`` and ``ConnectionPool._connect``."""
-        wrap_function_wrapper(
-            _MODULE, "ConnectionPool.get", acquire_wrapper(recorder, pool_identity, may_reuse=True)
-        )
+        wrap_function_wrapper(_MODULE, "ConnectionPool.get", _pool_get(recorder))
         wrap_function_wrapper(_MODULE, "ConnectionPool._connect", connect_wrapper)
 
     def uninstrument(self) -> None:
@@ -50,12 +56,29 @@ class PoolTiming:
         unwrap(ConnectionPool, "_connect")
 
 
+def _pool_get(recorder: Recorder) -> Wrapper:
+    timed = acquire_wrapper(recorder, pool_identity, may_reuse=True)
+
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        if current_opener() is not None:
+            # a pool of SDK clients inside a stream whose SDK call we time (openers.py)
+            return await wrapped(*args, **kwargs)
+        return await timed(wrapped, instance, args, kwargs)
+
+    return wrapper
+
+
 def pool_identity(pool: object) -> ModelIdentity:
-    """The model of the pool's owner: the component whose bound method connects."""
+    """The model of the pool's owner: the component whose bound method connects (or
+    the component linked to the helper whose method it is), or the component a
+    closure connects for (see :mod:`.owners`)."""
     callback = getattr(pool, "_connect_cb", None)
     while isinstance(callback, functools.partial):
         callback = callback.func
     owner = getattr(callback, "__self__", None)
+    if owner is not None:
+        return identify(component_of(owner))
+    owner = closure_owner(callback) if callback is not None else None
     if owner is not None:
         return identify(owner)
     module = getattr(callback, "__module__", None) or type(pool).__module__

@@ -21,6 +21,9 @@ from opentelemetry.util.types import Attributes
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
     acquire_attributes,
 )
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.native import (
+    credit_own_acquisition,
+)
 from opentelemetry.instrumentation.livekit_agents.instruments import Instruments
 from opentelemetry.instrumentation.livekit_agents.meter import package_meter
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity
@@ -72,8 +75,19 @@ class Recorder:
         reused: bool,
         error: BaseException | None,
         context: Context,
+        *,
+        native: bool = False,
+        credit: bool = True,
     ) -> None:
-        """One connection acquisition, reused or new, failed or not."""
+        """One connection acquisition, reused or new, failed or not.
+
+        ``native`` marks one the framework timed itself (:mod:`..connections.native`).
+        Each new connection we time ourselves leaves a credit that keeps the
+        framework's later report of the same acquisition from being recorded again;
+        ``credit=False`` when that report already came while we timed it.
+        """
+        if credit and not (native or reused or error is not None):
+            credit_own_acquisition(identity)
         if self.allows[identity.provider_key]:
             self.record_seconds(
                 self.instruments.connection_acquire_time,
