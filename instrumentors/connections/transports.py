@@ -19,13 +19,14 @@ The patches are applied when their module is imported (post-import hooks), so
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import sys
 import time
 import weakref
 from collections.abc import Awaitable
-from types import FrameType, ModuleType
+from types import CodeType, FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, Callable
 
 from opentelemetry.instrumentation.utils import unwrap
@@ -35,7 +36,7 @@ from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acqu
     Wrapper,
     current_acquisition,
 )
-from opentelemetry.instrumentation.livekit_agents.model_identity import identify
+from opentelemetry.instrumentation.livekit_agents.model_identity import identify, remember
 from opentelemetry.instrumentation.livekit_agents.otel_context import current_context
 
 if TYPE_CHECKING:
@@ -83,13 +84,33 @@ def component_classes() -> tuple[type, ...]:
     return tuple(dict.fromkeys(found))
 
 
+_method_codes: dict[int, tuple[CodeType, bool]] = {}
+"""Per code object (by id: hashing a code object hashes its bytecode; the entry keeps
+the code alive, so the id is not reused): may its ``self`` be a component?  A method's
+``self`` is an instance of its class, so the first answer holds; reading ``f_locals``
+(a dict built per call on 3.11) is then needed only for the component's own methods."""
+
+
+_LOOP_ENTRY = asyncio.events.Handle._run.__code__
+"""Where the event loop runs a task's step: no frame beyond it belongs to the task."""
+
+
 def calling_component(frame: FrameType | None, classes: tuple[type, ...]) -> object | None:
     """The innermost ``self`` among the calling frames that is a model component."""
     depth = 0
     while frame is not None and depth < MAX_DEPTH:
         code = frame.f_code
-        # only methods are asked for their locals: reading f_locals costs a dict
-        if code.co_argcount and code.co_varnames[0] == "self":
+        if code is _LOOP_ENTRY:
+            return None
+        entry = _method_codes.get(id(code))
+        if entry is not None and entry[0] is code:
+            known = entry[1]
+        else:
+            known = bool(code.co_argcount) and code.co_varnames[0] == "self"
+            if known:
+                known = isinstance(frame.f_locals.get("self"), classes)
+            remember(_method_codes, id(code), (code, known))
+        if known:
             candidate = frame.f_locals.get("self")
             if isinstance(candidate, classes):
                 return candidate
