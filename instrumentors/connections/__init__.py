@@ -3,11 +3,13 @@
 The framework's ``ConnectionPool`` (:mod:`.pool`) hands out most provider
 connections; :mod:`.acquisition` holds the one wrapper shape that times any
 acquisition, which the provider instrumentors use for the plugins' own
-connect methods; :mod:`.native` records the acquisitions the framework
-times itself and we do not; :mod:`.owners` attributes connections made by
-helpers and closures to their component; :mod:`.retries` makes a retry loop
-over a pool one acquisition; :mod:`.realtime_engine` times the session
-websockets of every provider on the OpenAI-protocol realtime engine.
+connect methods; :mod:`.transports` times the websocket handshakes that no
+acquisition encloses, for the component whose code opened them; :mod:`.native`
+records the acquisitions the framework times itself and we do not;
+:mod:`.owners` attributes connections made by helpers and closures to their
+component; :mod:`.retries` makes a retry loop over a pool one acquisition;
+:mod:`.realtime_engine` times the session websockets of every provider on the
+OpenAI-protocol realtime engine.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.real
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.retries import (
     retry_loop_timing,
 )
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.transports import (
+    TransportTiming,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.instrumentation.livekit_agents.instrumentors.aspect import Aspect
@@ -42,6 +47,7 @@ class ConnectionTiming:
             owner_links(),
             retry_loop_timing(),
             realtime_engine_timing(),
+            TransportTiming(),
         )
 
     def instrument(self, recorder: Recorder) -> None:

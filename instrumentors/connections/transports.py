@@ -1,0 +1,264 @@
+"""Times websocket handshakes where they are made: in ``aiohttp`` and ``websockets``.
+
+Nearly every plugin and provider SDK opens its streaming connection with
+``aiohttp.ClientSession.ws_connect`` or the ``websockets`` client, so timing
+the handshake there covers plugins no provider module knows about.  Each
+handshake is attributed to the model component whose code opened it: the
+innermost calling frame whose ``self`` is an STT, TTS, LLM or realtime
+component, or one of their streams or sessions.  A handshake with no such
+frame (the worker's connection to the LiveKit server, anything else) passes
+through untouched and is never recorded.
+
+A handshake inside an acquisition already being timed (a ``ConnectionPool``
+acquisition, a provider module's connect method) only marks that acquisition
+as new: it is one point, recorded by the outer acquisition.
+
+The patches are applied when their module is imported (post-import hooks), so
+``websockets`` is never imported by us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+import time
+import weakref
+from collections.abc import Awaitable
+from types import CodeType, FrameType, ModuleType
+from typing import TYPE_CHECKING, Any, Callable
+
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import register_post_import_hook, resolve_path, wrap_function_wrapper
+
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
+    Wrapper,
+    current_acquisition,
+)
+from opentelemetry.instrumentation.livekit_agents.model_identity import identify, remember
+from opentelemetry.instrumentation.livekit_agents.otel_context import current_context
+
+if TYPE_CHECKING:
+    from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
+
+_logger = logging.getLogger(__name__)
+
+AIOHTTP = ("aiohttp.client", "ClientSession._ws_connect")
+"""Called synchronously by ``ws_connect`` in the caller's frame; returns the handshake."""
+
+WEBSOCKETS = (
+    # the asyncio client (13.0+): handshake in ``__await_impl__`` up to 15.x, ``connect`` from 16
+    ("websockets.asyncio.client", "connect"),
+    ("websockets.legacy.client", "Connect"),
+)
+"""The ``websockets`` client classes: built in the caller's frame, awaited later."""
+
+AWAIT_METHODS = ("__await_impl__", "connect")
+"""The coroutine method of a ``websockets`` client class that performs the handshake."""
+
+COMPONENT_CLASSES = (
+    ("livekit.agents.stt", ("STT", "RecognizeStream", "SpeechStream")),
+    ("livekit.agents.tts", ("TTS", "SynthesizeStream", "ChunkedStream")),
+    ("livekit.agents.llm", ("LLM", "LLMStream", "RealtimeModel", "RealtimeSession")),
+    ("livekit.agents.llm.duplex", ("DuplexModel", "DuplexSession")),
+)
+"""The framework's component base classes; those a release lacks are skipped."""
+
+OWNER_ATTRIBUTES = ("_stt", "_tts", "_llm", "_realtime_model", "_live_model")
+"""Where a stream or session keeps the component it belongs to."""
+
+MAX_DEPTH = 64
+"""Frames searched for a component; the plugin's own frames sit within a few of the call."""
+
+
+def component_classes() -> tuple[type, ...]:
+    """The component base classes of the installed livekit-agents release."""
+    found: list[type] = []
+    for module_name, names in COMPONENT_CLASSES:
+        try:
+            module = __import__(module_name, fromlist=["_"])
+        except ImportError:
+            continue
+        found.extend(cls for cls in (getattr(module, name, None) for name in names) if cls)
+    return tuple(dict.fromkeys(found))
+
+
+_method_codes: dict[int, tuple[CodeType, bool]] = {}
+"""Per code object (by id: hashing a code object hashes its bytecode; the entry keeps
+the code alive, so the id is not reused): may its ``self`` be a component?  A method's
+``self`` is an instance of its class, so the first answer holds; reading ``f_locals``
+(a dict built per call on 3.11) is then needed only for the component's own methods."""
+
+
+_LOOP_ENTRY = asyncio.events.Handle._run.__code__
+"""Where the event loop runs a task's step: no frame beyond it belongs to the task."""
+
+
+def calling_component(frame: FrameType | None, classes: tuple[type, ...]) -> object | None:
+    """The innermost ``self`` among the calling frames that is a model component."""
+    depth = 0
+    while frame is not None and depth < MAX_DEPTH:
+        code = frame.f_code
+        if code is _LOOP_ENTRY:
+            return None
+        entry = _method_codes.get(id(code))
+        if entry is not None and entry[0] is code:
+            known = entry[1]
+        else:
+            known = bool(code.co_argcount) and code.co_varnames[0] == "self"
+            if known:
+                known = isinstance(frame.f_locals.get("self"), classes)
+            remember(_method_codes, id(code), (code, known))
+        if known:
+            candidate = frame.f_locals.get("self")
+            if isinstance(candidate, classes):
+                return candidate
+        frame = frame.f_back
+        depth += 1
+    return None
+
+
+def owning_component(candidate: object) -> object:
+    """The component a stream or session belongs to, else the candidate itself."""
+    for name in OWNER_ATTRIBUTES:
+        owner = getattr(candidate, name, None)
+        if owner is not None:
+            return owner
+    return candidate
+
+
+def ws_connect_wrapper(recorder: Recorder, classes: tuple[type, ...]) -> Wrapper:
+    """A wrapt wrapper for ``ClientSession._ws_connect``.
+
+    The caller is looked up when the coroutine is made, in the caller's own frame:
+    ``asyncio.wait_for`` (3.11) runs the coroutine in a task of its own, whose
+    frames would no longer reach the component.  A handshake that is not a
+    component's gets its original coroutine back, untouched.
+    """
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        acquisition = current_acquisition()
+        if acquisition is not None:  # the enclosing acquisition records it
+            acquisition.connected = True
+            return wrapped(*args, **kwargs)
+        component = calling_component(sys._getframe(1), classes)
+        if component is None:
+            return wrapped(*args, **kwargs)
+        return timed(recorder, component, wrapped(*args, **kwargs))
+
+    return wrapper
+
+
+def client_init_wrapper(
+    classes: tuple[type, ...], openers: weakref.WeakKeyDictionary[Any, object]
+) -> Wrapper:
+    """A wrapt wrapper for a ``websockets`` client's ``__init__``: notes the component
+    whose frame builds it (the handshake may run in another task)."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        wrapped(*args, **kwargs)
+        if current_acquisition() is None:
+            component = calling_component(sys._getframe(1), classes)
+            if component is not None:
+                openers[instance] = component
+
+    return wrapper
+
+
+def client_await_wrapper(
+    recorder: Recorder, openers: weakref.WeakKeyDictionary[Any, object]
+) -> Wrapper:
+    """A wrapt wrapper for a ``websockets`` client's handshake coroutine method."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        acquisition = current_acquisition()
+        if acquisition is not None:
+            acquisition.connected = True
+            return wrapped(*args, **kwargs)
+        component = openers.get(instance)
+        if component is None:
+            return wrapped(*args, **kwargs)
+        return timed(recorder, component, wrapped(*args, **kwargs))
+
+    return wrapper
+
+
+async def timed(recorder: Recorder, component: object, handshake: Awaitable[Any]) -> Any:
+    """Await the handshake and record its duration for ``component``."""
+    context = current_context()
+    if context is None:  # suppressed instrumentation
+        return await handshake
+    start = time.perf_counter()
+    try:
+        connection = await handshake
+    except BaseException as error:
+        _record(recorder, component, time.perf_counter() - start, error, context)
+        raise
+    _record(recorder, component, time.perf_counter() - start, None, context)
+    return connection
+
+
+def _record(
+    recorder: Recorder,
+    component: object,
+    seconds: float,
+    error: BaseException | None,
+    context: Any,
+) -> None:
+    try:
+        identity = identify(owning_component(component))
+        recorder.record_acquire_time(identity, seconds, False, error, context)
+    except Exception:
+        _logger.debug("livekit-agents instrumentation dropped a handshake", exc_info=True)
+
+
+class TransportTiming:
+    """Times the websocket handshakes of ``aiohttp`` and ``websockets``."""
+
+    _generation = 0
+
+    def __init__(self) -> None:
+        self._patched: list[tuple[Any, str]] = []
+
+    def instrument(self, recorder: Recorder) -> None:
+        """Patch each client when (or if already) its module is imported."""
+        type(self)._generation += 1
+        classes = component_classes()
+        openers: weakref.WeakKeyDictionary[Any, object] = weakref.WeakKeyDictionary()
+        wrappers = {
+            "__init__": client_init_wrapper(classes, openers),
+            "await": client_await_wrapper(recorder, openers),
+        }
+        self._when_imported(AIOHTTP[0], AIOHTTP[1], ws_connect_wrapper(recorder, classes))
+        for module, cls in WEBSOCKETS:
+            self._when_imported(module, f"{cls}.__init__", wrappers["__init__"])
+            for method in AWAIT_METHODS:
+                self._when_imported(module, f"{cls}.{method}", wrappers["await"])
+
+    def _when_imported(self, module: str, name: str, wrapper: Wrapper) -> None:
+        hook = functools.partial(self._patch, name, wrapper, type(self)._generation)
+        if module in sys.modules:
+            hook(sys.modules[module])
+        else:
+            register_post_import_hook(hook, module)
+
+    def uninstrument(self) -> None:
+        """Restore every patched handshake; hooks still pending become no-ops."""
+        type(self)._generation += 1
+        for owner, attribute in reversed(self._patched):
+            unwrap(owner, attribute)
+        self._patched = []
+
+    def _patch(self, name: str, wrapper: Wrapper, generation: int, module: ModuleType) -> None:
+        if generation != type(self)._generation:
+            return
+        try:
+            owner, attribute, _ = resolve_path(module, name)
+            if attribute not in vars(owner):  # inherited, or absent from this release
+                raise AttributeError(name)
+            wrap_function_wrapper(module, name, wrapper)
+        except (AttributeError, ImportError):
+            _logger.debug("%s has no %s: its handshakes are not timed", module.__name__, name)
+            return
+        self._patched.append((owner, attribute))

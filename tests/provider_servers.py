@@ -1,0 +1,55 @@
+"""A loopback provider for the real plugins: any path upgrades to a websocket after
+a known delay, or is refused; a POST answers with the websocket URL to use
+(plugins such as gladia first ask a REST endpoint for their session URL)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+
+
+class ProviderServer:
+    """Accepts a websocket upgrade on any path after ``delay`` seconds, or refuses
+    every one with ``refuse`` (an HTTP status) when it is set."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.refuse: int | None = None
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.handshakes = 0
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self._upgrade)
+        app.router.add_post("/{tail:.*}", self._session_url)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def url(self, scheme: str = "http", path: str = "") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    async def _upgrade(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse is not None:
+            return web.Response(status=self.refuse)
+        await asyncio.sleep(self.delay)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.handshakes += 1
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.ERROR:
+                break
+        return ws
+
+    async def _session_url(self, request: web.Request) -> web.Response:
+        url = self.url("ws", "/session")
+        return web.json_response({"id": "s1", "url": url, "joinUrl": url, "token": "t"})
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
