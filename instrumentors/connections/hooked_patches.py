@@ -70,6 +70,8 @@ class HookedPatches:
             owner, attribute, _ = resolve_path(module, target.name)
             if any(o is owner and a == attribute for o, a in self._patched):
                 return  # two module paths re-export one class
+            if attribute not in vars(owner):  # inherited: its own class is patched, or not ours
+                raise AttributeError(target.name)
             wrap_function_wrapper(module, target.name, target.wrapper(recorder))
         except (AttributeError, ImportError):
             _logger.debug("%s has no %s in this release", target.module, target.name)

@@ -20,21 +20,21 @@ The patches are applied when their module is imported (post-import hooks), so
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import sys
 import time
 import weakref
 from collections.abc import Awaitable
-from types import CodeType, FrameType, ModuleType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any, Callable
-
-from opentelemetry.instrumentation.utils import unwrap
-from wrapt import register_post_import_hook, resolve_path, wrap_function_wrapper
 
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
     Wrapper,
     current_acquisition,
+)
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.hooked_patches import (
+    HookedPatches,
+    HookedTarget,
 )
 from opentelemetry.instrumentation.livekit_agents.model_identity import identify, remember
 from opentelemetry.instrumentation.livekit_agents.otel_context import current_context
@@ -216,49 +216,26 @@ def _record(
 class TransportTiming:
     """Times the websocket handshakes of ``aiohttp`` and ``websockets``."""
 
-    _generation = 0
-
     def __init__(self) -> None:
-        self._patched: list[tuple[Any, str]] = []
+        self._patches: HookedPatches | None = None
 
     def instrument(self, recorder: Recorder) -> None:
         """Patch each client when (or if already) its module is imported."""
-        type(self)._generation += 1
         classes = component_classes()
         openers: weakref.WeakKeyDictionary[Any, object] = weakref.WeakKeyDictionary()
-        wrappers = {
-            "__init__": client_init_wrapper(classes, openers),
-            "await": client_await_wrapper(recorder, openers),
-        }
-        self._when_imported(AIOHTTP[0], AIOHTTP[1], ws_connect_wrapper(recorder, classes))
+        built = client_init_wrapper(classes, openers)
+        awaited = client_await_wrapper(recorder, openers)
+        targets = [HookedTarget(*AIOHTTP, lambda _: ws_connect_wrapper(recorder, classes))]
         for module, cls in WEBSOCKETS:
-            self._when_imported(module, f"{cls}.__init__", wrappers["__init__"])
-            for method in AWAIT_METHODS:
-                self._when_imported(module, f"{cls}.{method}", wrappers["await"])
-
-    def _when_imported(self, module: str, name: str, wrapper: Wrapper) -> None:
-        hook = functools.partial(self._patch, name, wrapper, type(self)._generation)
-        if module in sys.modules:
-            hook(sys.modules[module])
-        else:
-            register_post_import_hook(hook, module)
+            targets.append(HookedTarget(module, f"{cls}.__init__", lambda _: built))
+            targets += [
+                HookedTarget(module, f"{cls}.{m}", lambda _: awaited) for m in AWAIT_METHODS
+            ]
+        self._patches = HookedPatches(targets)
+        self._patches.instrument(recorder)
 
     def uninstrument(self) -> None:
         """Restore every patched handshake; hooks still pending become no-ops."""
-        type(self)._generation += 1
-        for owner, attribute in reversed(self._patched):
-            unwrap(owner, attribute)
-        self._patched = []
-
-    def _patch(self, name: str, wrapper: Wrapper, generation: int, module: ModuleType) -> None:
-        if generation != type(self)._generation:
-            return
-        try:
-            owner, attribute, _ = resolve_path(module, name)
-            if attribute not in vars(owner):  # inherited, or absent from this release
-                raise AttributeError(name)
-            wrap_function_wrapper(module, name, wrapper)
-        except (AttributeError, ImportError):
-            _logger.debug("%s has no %s: its handshakes are not timed", module.__name__, name)
-            return
-        self._patched.append((owner, attribute))
+        if self._patches is not None:
+            self._patches.uninstrument()
+            self._patches = None
