@@ -58,6 +58,7 @@ def test_each_provider_is_instrumented_once() -> None:
     assert providers, "plugins with a provider instrumentor are installed here"
     done = run_instrumented()
     assert "already instrumented" not in done.stderr, done.stderr
+    assert METRIC in done.stdout, "the run was instrumented and recorded"
 
 
 def test_opentelemetry_instrument_records_the_acquisition() -> None:
@@ -70,3 +71,4 @@ def test_opentelemetry_instrument_records_the_acquisition() -> None:
 def test_disabled_instrumentation_records_nothing() -> None:
     output = run_instrumented(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="livekit_agents").stdout
     assert METRIC not in output
+    assert METRIC in run_instrumented().stdout, "the same script records when enabled"

@@ -263,6 +263,7 @@ def test_demo_exports_over_otlp(otlp_receiver: tuple[int, list[Any]]) -> None:
                     for point in metric.histogram.data_points:
                         attrs = {a.key: a.value.string_value for a in point.attributes}
                         e2e[attrs["model_name"]] = point.count  # cumulative: the last wins
+    assert e2e, "the demo's turns arrived at the receiver"
     assert e2e == {model: row.replies for model, row in printed.latency.items()}
 
 

@@ -1,12 +1,13 @@
 """An exception inside the instrumentation never reaches the agent.
 
 The meter here is a real implementation of the OpenTelemetry metrics API whose
-instruments raise on every measurement, as a broken exporter or SDK might.
+instruments raise on every measurement, as a broken exporter or SDK might.  Each
+test also checks that the instrumentation did call them (:data:`RAISED`): a
+session that merely records nothing would otherwise pass.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -33,12 +34,22 @@ from .metric_points import points
 from .metrics_events import stt_metrics
 from .pool_components import WebsocketTTS
 from .simulated_session import started
+from .waiting import wait_until
+
+ACQUIRE = "lk.agents.connection.acquire_time"
 
 pytestmark = pytest.mark.usefixtures("quiet_gc")
 
 
+RAISED: list[str] = []
+"""The name of every instrument that raised, in order."""
+
+
 class RaisingHistogram(NoOpHistogram):
+    metric_name = ""
+
     def record(self, *args: Any, **kwargs: Any) -> None:
+        RAISED.append(self.metric_name)
         raise RuntimeError("broken histogram")
 
 
@@ -46,17 +57,23 @@ class RaisingCounter(NoOpCounter):
     """A raising counter that cannot be a dict key either (pending sums are keyed by it)."""
 
     __hash__ = None  # type: ignore[assignment]
+    metric_name = ""
 
     def add(self, *args: Any, **kwargs: Any) -> None:
+        RAISED.append(self.metric_name)
         raise RuntimeError("broken counter")
 
 
 class RaisingMeter(NoOpMeter):
     def create_histogram(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return RaisingHistogram(name)
+        histogram = RaisingHistogram(name)
+        histogram.metric_name = name
+        return histogram
 
     def create_counter(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return RaisingCounter(name)
+        counter = RaisingCounter(name)
+        counter.metric_name = name
+        return counter
 
 
 class RaisingMeterProvider(MeterProvider):
@@ -64,26 +81,28 @@ class RaisingMeterProvider(MeterProvider):
         return RaisingMeter(name)
 
 
-@pytest.fixture
-def raising_instrumentation() -> Any:
-    AgentsInstrumentor().instrument(meter_provider=RaisingMeterProvider())
-    yield
-    AgentsInstrumentor().uninstrument()
+@pytest.fixture(autouse=True)
+def no_raised() -> None:
+    RAISED.clear()
 
 
-@pytest.mark.usefixtures("raising_instrumentation")
 async def test_pool_acquisitions_are_untouched(ws_server: WebsocketServer) -> None:
-    tts = WebsocketTTS(ws_server.url("/delay/20"))
-    ws = await tts.acquire()
-    tts.pool.put(ws)
-    assert await tts.acquire() is ws
-    await tts.aclose()
+    AgentsInstrumentor().instrument(meter_provider=RaisingMeterProvider())
+    try:
+        tts = WebsocketTTS(ws_server.url("/delay/20"))
+        ws = await tts.acquire()
+        tts.pool.put(ws)
+        assert await tts.acquire() is ws
+        await tts.aclose()
 
-    refused = WebsocketTTS(ws_server.url("/status/403"))
-    with pytest.raises(aiohttp.WSServerHandshakeError) as raised:
-        await refused.acquire()
-    assert refused.connect_errors == [raised.value]
-    await refused.aclose()
+        refused = WebsocketTTS(ws_server.url("/status/403"))
+        with pytest.raises(aiohttp.WSServerHandshakeError) as raised:
+            await refused.acquire()
+        assert refused.connect_errors == [raised.value]
+        await refused.aclose()
+    finally:
+        AgentsInstrumentor().uninstrument()  # records what is pending: into the raising meter
+    assert RAISED.count(ACQUIRE) == 3, "new, reused and failed acquisitions reached the meter"
 
 
 CONVERSATION = [
@@ -98,7 +117,11 @@ async def converse() -> tuple[list[tuple[str, str]], dict[str, int]]:
         s.tts.push_response(ttfb=0.05)
         await s.session.say("Welcome.")
         await sim.run_conversation(s.session, CONVERSATION)
-        await asyncio.sleep(0.2)
+        seen = s.observed
+        await wait_until(
+            lambda: (len(seen.of("LLMMetrics")), len(seen.of("TTSMetrics"))) == (2, 3),
+            "two LLM calls and three syntheses reported",
+        )
     finally:
         await s.session.aclose()
     history = [
@@ -120,6 +143,7 @@ async def test_a_session_behaves_the_same_with_a_raising_meter() -> None:
     finally:
         AgentsInstrumentor().uninstrument()
     assert len(expected[0]) == 5, "greeting, two user turns, two replies"
+    assert {"lk.agents.turn.e2e_latency", "lk.agents.usage.llm_input_tokens"} <= set(RAISED)
 
 
 def test_points_pending_for_a_raising_meter_never_raise_on_uninstrument() -> None:
@@ -130,6 +154,7 @@ def test_points_pending_for_a_raising_meter_never_raise_on_uninstrument() -> Non
     assert len(PENDING) == 3
     AgentsInstrumentor().uninstrument()
     assert len(PENDING) == 0
+    assert "lk.agents.usage.stt_audio_duration" in RAISED, "recorded, into the raising meter"
 
 
 class NoMeterProvider(MeterProvider):

@@ -24,7 +24,8 @@ from opentelemetry.instrumentation.livekit_agents.model_identity import (
     identify,
 )
 
-from .metric_points import ALLOWED_KEYS, collect
+from .metric_points import ALLOWED_KEYS, attrs, collect, points
+from .metrics_events import stt_metrics
 from .pool_components import WebsocketTTS
 
 METRICS_CLASSES = [
@@ -102,7 +103,16 @@ def test_random_metrics_never_raise_and_record_only_sane_points() -> None:
 
     try:
         emit()
+        # the guard: a well-formed event after the random ones still makes its point
+        guard = WebsocketTTS("ws://127.0.0.1:9", model="fuzz-guard", provider="guardco")
+        guard.emit("metrics_collected", stt_metrics(1.5))
         check_exported(reader)
+        (point,) = [
+            p
+            for p in points(reader, "lk.agents.usage.stt_audio_duration")
+            if attrs(p)["model_name"] == "fuzz-guard"
+        ]
+        assert point.value == 1.5
     finally:
         AgentsInstrumentor().uninstrument()
         provider.shutdown()

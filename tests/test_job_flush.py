@@ -116,6 +116,8 @@ async def _follow(process: asyncio.subprocess.Process) -> list[str]:
             for job_pid in line.split()[1:]:
                 # the job process first, as systemd's control-group kill would do
                 os.kill(int(job_pid), signal.SIGTERM)
+                # scripted, not a wait: the job keeps running after SIGTERM until its
+                # parent stops, so the gap between the two signals is part of the scenario
                 await asyncio.sleep(0.5)
             process.send_signal(signal.SIGTERM)
     return lines

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from importlib.metadata import requires, version
+
 from livekit.agents.ipc.job_proc_lazy_main import _JobProc
 from livekit.agents.utils.connection_pool import ConnectionPool
 from livekit.agents.voice.agent_session import AgentSession
 from livekit.rtc.event_emitter import EventEmitter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from packaging.requirements import Requirement
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
-from opentelemetry.instrumentation.livekit_agents.package import _instruments
 
 from .loopback_servers import WebsocketServer
 from .metric_points import points
@@ -31,13 +33,16 @@ def originals() -> dict[tuple[type, str], object]:
     return {(cls, name): cls.__dict__[name] for cls, name in PATCHED}
 
 
-def test_dependencies_name_livekit_agents() -> None:
-    assert AgentsInstrumentor().instrumentation_dependencies() == _instruments
-    assert _instruments == ("livekit-agents >= 1.0, < 3",)
-
-
-def test_instrumentor_is_a_singleton() -> None:
-    assert AgentsInstrumentor() is AgentsInstrumentor()
+def test_dependencies_are_the_instruments_extra() -> None:
+    """What instrument() checks is what ``pip install ...[instruments]`` installs."""
+    extra = [
+        Requirement(text)
+        for text in requires("opentelemetry-instrumentation-livekit-agents") or ()
+        if 'extra == "instruments"' in text
+    ]
+    checked = [Requirement(text) for text in AgentsInstrumentor().instrumentation_dependencies()]
+    assert [(r.name, r.specifier) for r in checked] == [(r.name, r.specifier) for r in extra]
+    assert all(r.specifier.contains(version("livekit-agents"), prereleases=True) for r in checked)
 
 
 async def test_twice_instrument_twice_uninstrument(

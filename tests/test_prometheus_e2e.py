@@ -198,10 +198,19 @@ def by(base: str, promql: str, label: str) -> dict[str, float]:
 def scraped(prometheus: str, demo: Printed) -> Printed:
     """The demo's output, once Prometheus has scraped its final values."""
     replies = {model: row.replies for model, row in demo.latency.items()}
+    assert replies, "the demo printed its replies' latency"
     final = f"sum by (model_name) ({E2E}_count)"
     wait_for(lambda: by(prometheus, final, "model_name") == replies, 30, "the final scrape")
-    time.sleep(2)  # two more scrapes: every series has its final sample
+    # one more whole scrape of the target ingested: every series has its final sample
+    first = last_scrape(prometheus)
+    wait_for(lambda: last_scrape(prometheus) > first, 30, "one more scrape")
     return demo
+
+
+def last_scrape(base: str) -> float:
+    """When Prometheus last scraped the demo (a target is scraped whole)."""
+    (series,) = query(base, f'timestamp(up{{job="{JOB}"}})')
+    return float(series["value"][1])
 
 
 # ---------------------------------------------------------------------------- tests
@@ -258,6 +267,7 @@ def test_usage_counters_match_the_demo(prometheus: str, scraped: Printed) -> Non
 def test_connection_counts_match_the_demo(prometheus: str, scraped: Printed) -> None:
     got = by(prometheus, f"sum by (connection_reused) ({ACQUIRE}_count)", "connection_reused")
     expected = {reused: n for (_, reused), n in scraped.connections.items()}
+    assert expected, "the demo printed its connections"
     assert got == expected
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -14,6 +13,7 @@ from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 
 from .loopback_servers import WebsocketServer
 from .metric_points import attrs, points, wait_for_points
+from .waiting import wait_until
 
 deepgram = pytest.importorskip("livekit.plugins.deepgram", reason="livekit-plugins-deepgram")
 
@@ -82,7 +82,7 @@ async def test_excluded_deepgram_is_not_patched(
     try:
         assert deepgram.stt.SpeechStream.__dict__["_connect_ws"] is original
         stream, http = await open_stream(ws_server, "/delay/10")
-        await asyncio.sleep(0.3)
+        await wait_until(lambda: ws_server.handshakes >= 1, "the stream's handshake")
         await stream.aclose()
         await http.close()
     finally:

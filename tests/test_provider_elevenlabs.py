@@ -22,8 +22,9 @@ elevenlabs = pytest.importorskip("livekit.plugins.elevenlabs", reason="livekit-p
 
 ACQUIRE = "lk.agents.connection.acquire_time"
 DELAY = 0.150
-# generous: on a loaded two-core runner the event loop can be late by a tenth of a second
-SLACK = 0.2
+# only catches timing the wrong interval: with two CPU hogs beside the suite on a 2-core
+# machine a 0.15 s handshake measured 0.377 s (the lower bound, the script's delay, is firm)
+SLACK = 2.0
 HAS_SHARED_CONNECTION = any(
     hasattr(elevenlabs.tts.TTS, name) for name in ("current_connection", "_current_connection")
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -20,6 +19,7 @@ from .metric_points import ALLOWED_KEYS, attrs, collect, wait_for_points
 from .metrics_events import llm_metrics
 from .pool_components import WebsocketTTS
 from .simulated_session import started
+from .waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("quiet_gc")
 
@@ -44,7 +44,7 @@ async def test_attributes_carry_no_secrets_urls_or_transcripts(
     try:
         reply = sim.AgentReply(f"You said: {TRANSCRIPT}")
         await sim.run_conversation(s.session, [sim.UserTurn(TRANSCRIPT, reply=reply)])
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: "lk.agents.turn.e2e_latency" in collect(reader), "the turn")
     finally:
         await s.session.aclose()
 

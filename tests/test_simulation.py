@@ -35,9 +35,32 @@ from .simulated_session import (
     SimulatedSession,
     started,
 )
+from .waiting import wait_until
 
 EARLY = 0.1
 LATE = 1.0
+
+
+async def _reported(s: SimulatedSession, records: list[sim.TurnRecord]) -> None:
+    """Until the framework has reported every reply that played to its end."""
+
+    def done(record: sim.TurnRecord) -> bool:
+        reply, observed = record.turn.reply, s.observed
+        if reply is None or record.interrupted:
+            return True
+        found = [
+            m
+            for kind in (LLMMetrics, TTSMetrics)
+            for m in observed.of(kind)
+            if m.speech_id == record.speech_id
+        ]
+        if HAS_METRICS_REPORT:
+            found += [m for m in observed.messages if m.text_content == reply.text]
+        return len(found) == (3 if HAS_METRICS_REPORT else 2)
+
+    await wait_until(lambda: all(map(done, records)), "every reply's metrics")
+
+
 AUDIO_PADDING = 0.02
 """The framework may pad a segment's end (1.8 adds a 10 ms end marker): not a timing."""
 T = TypeVar("T")
@@ -109,7 +132,7 @@ def test_scripted_turns_are_reported_by_the_framework() -> None:
     async def scenario() -> tuple[SimulatedSession, list[sim.TurnRecord]]:
         s = await started()
         records = await sim.run_conversation(s.session, TURNS)
-        await asyncio.sleep(0.1)
+        await _reported(s, records)
         await s.session.aclose()
         return s, records
 
@@ -201,7 +224,7 @@ def test_greeting_without_user_turn() -> None:
         s.tts.push_response(ttfb=0.2)
         await s.session.generate_reply(instructions="Greet the user.")
         records = await sim.run_conversation(s.session, TURNS[:1])
-        await asyncio.sleep(0.1)
+        await _reported(s, records)
         await s.session.aclose()
         return s, records
 
@@ -245,7 +268,7 @@ def test_barge_in_interrupts_the_reply() -> None:
     async def scenario() -> tuple[SimulatedSession, list[sim.TurnRecord]]:
         s = await started()
         records = await sim.run_conversation(s.session, turns)
-        await asyncio.sleep(0.1)
+        await _reported(s, records)
         await s.session.aclose()
         return s, records
 

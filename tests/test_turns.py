@@ -13,6 +13,7 @@ from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
 from .metric_points import attrs, collect
 from .simulated_session import HAS_METRICS_REPORT, SimulatedSession, started
+from .waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("quiet_gc")
 
@@ -122,6 +123,17 @@ TURNS = [
 ]  # fmt: skip
 
 
+class EnteringAgent(Agent):
+    """An agent that says when the session has handed over to it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.entered = asyncio.Event()
+
+    async def on_enter(self) -> None:
+        self.entered.set()
+
+
 @pytest.mark.usefixtures("instrumented")
 async def test_each_turn_is_recorded_when_it_ends(reader: InMemoryMetricReader) -> None:
     s = await started()
@@ -132,8 +144,9 @@ async def test_each_turn_is_recorded_when_it_ends(reader: InMemoryMetricReader) 
 
         # a handoff to an agent with its own LLM: later replies carry the new model
         llm_b = sim.SimulatedLLM("llmco", "llm-b")
-        s.session.update_agent(Agent(instructions="The second agent.", llm=llm_b))
-        await asyncio.sleep(0.3)
+        second = EnteringAgent(instructions="The second agent.", llm=llm_b)
+        s.session.update_agent(second)
+        await asyncio.wait_for(second.entered.wait(), timeout=20)
         reply = sim.AgentReply("I am the second agent.", llm_ttft=0.2)
         turn = sim.UserTurn("Who are you now?", transcription_delay=0.1, reply=reply)
         record, added = await play(s, reader, turn)
@@ -148,7 +161,8 @@ async def test_greeting_and_interrupted_reply_have_no_e2e(reader: InMemoryMetric
     try:
         s.tts.push_response(ttfb=0.05)
         await s.session.say("Welcome to the test.")
-        await asyncio.sleep(0.2)
+        # the greeting's own TTS point proves it was recorded; it alone has no e2e
+        await wait_until(lambda: ("tts_ttfb", "tts-a") in snapshot(reader), "the greeting's TTFB")
         assert not [k for k in snapshot(reader) if k[0] == "e2e_latency"], "a greeting"
 
         first = sim.UserTurn("Tell me a long story.", transcription_delay=0.05,
@@ -182,7 +196,7 @@ async def test_reply_interrupted_before_audio_has_no_e2e(reader: InMemoryMetricR
         s.llm.push_response("A slow answer.", ttft=0.05)
         s.tts.push_response(ttfb=1.5)
         await audio_in.speak(0.4)
-        await asyncio.sleep(0.5)
+        await s.observed.wait_message("user", "First question.")  # its reply has begun
         follow = sim.UserTurn("Second question.", transcription_delay=0.05, pause_before=0.0,
                               reply=sim.AgentReply("The second answer."))  # fmt: skip
         (record,) = await sim.run_conversation(s.session, [follow])
@@ -203,8 +217,12 @@ async def test_concurrent_sessions_never_mix(reader: InMemoryMetricReader) -> No
     async def converse(prefix: str, turn: sim.UserTurn) -> SimulatedSession:
         s = await started(prefix)
         await sim.run_conversation(s.session, [turn, turn])
-        if HAS_METRICS_REPORT:
-            await asyncio.sleep(0.2)
+        if HAS_METRICS_REPORT:  # the replies' reports come with their messages
+            messages = s.observed.messages
+            await wait_until(
+                lambda: len([m for m in messages if m.role == "assistant"]) == 2,
+                "two assistant messages",
+            )
         return s
 
     one = sim.UserTurn("Session one.", transcription_delay=0.05,

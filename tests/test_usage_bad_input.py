@@ -51,9 +51,14 @@ async def test_odd_values_are_dropped_and_listeners_still_get_them(
     for event in events:
         component.emit("metrics_collected", event)
     component.emit("metrics_collected")  # no payload at all
+    well_formed = stt_metrics(2.5)  # the guard: a sane event after them is still recorded
+    component.emit("metrics_collected", well_formed)
 
-    assert received == [(event,) for event in events] + [()]
-    assert {name for name in collect(reader) if "usage" in name or "gen_ai" in name} == set()
+    assert received == [(event,) for event in events] + [(), (well_formed,)]
+    recorded = {name for name in collect(reader) if "usage" in name or "gen_ai" in name}
+    assert recorded == {"lk.agents.usage.stt_audio_duration"}
+    (point,) = points(reader, "lk.agents.usage.stt_audio_duration")
+    assert point.value == pytest.approx(2.5)
 
 
 @pytest.mark.usefixtures("instrumented")

@@ -14,6 +14,7 @@ from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 
 from .metric_points import attrs, points
 from .simulated_session import started
+from .waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("quiet_gc")
 
@@ -27,6 +28,22 @@ def totals(reader: InMemoryMetricReader, name: str) -> dict[tuple[str, str], flo
 
 def summed(events: list[Any], kind: str, field: str) -> float:
     return sum(getattr(e, field) for e in events if type(e).__name__ == kind)
+
+
+def count(events: list[Any], kind: str) -> int:
+    return len([e for e in events if type(e).__name__ == kind])
+
+
+async def wait_reported(events: list[Any], llm_calls: int, tts_texts: list[str]) -> None:
+    """Until the framework has reported every LLM call and every character spoken."""
+    characters = sum(map(len, tts_texts))
+    await wait_until(
+        lambda: (
+            count(events, "LLMMetrics") == llm_calls
+            and summed(events, "TTSMetrics", "characters_count") == characters
+        ),
+        f"{llm_calls} LLMMetrics and {characters} TTS characters reported",
+    )
 
 
 TURNS = [
@@ -48,7 +65,8 @@ async def test_session_usage_equals_what_the_framework_reported(
     s = await started()
     try:
         await sim.run_conversation(s.session, TURNS)
-        await asyncio.sleep(0.2)
+        texts = [turn.reply.text for turn in TURNS if turn.reply is not None]
+        await wait_reported(s.observed.metrics, len(TURNS), texts)
     finally:
         await s.session.aclose()
     seen = s.observed.metrics  # the session's own metrics_collected events
@@ -106,7 +124,7 @@ async def test_components_used_without_a_session(reader: InMemoryMetricReader) -
     chat_ctx = llm.ChatContext()
     chat_ctx.add_message(role="user", content="Hi")
     await collect_stream(chat.chat(chat_ctx=chat_ctx))
-    await asyncio.sleep(0.1)
+    await wait_reported(seen, 1, ["One sentence.", "Another, longer sentence to speak."])
 
     assert totals(reader, "tts_characters") == {
         ("ttsco", "tts-direct"): summed(seen, "TTSMetrics", "characters_count")
@@ -158,7 +176,7 @@ async def test_fallback_adapter_counts_once_for_the_serving_provider(
     chat_ctx.add_message(role="user", content="Hi")
     await collect_stream(adapter.chat(chat_ctx=chat_ctx))
     await collect_stream(adapter.chat(chat_ctx=chat_ctx))
-    await asyncio.sleep(0.1)
+    await wait_reported(seen, 2, [])
     await adapter.aclose()
 
     assert summed(seen, "LLMMetrics", "prompt_tokens") == 2 * 23
@@ -193,7 +211,7 @@ async def test_a_forwarding_wrapper_counts_once_for_the_component_it_wraps(
     chat_ctx.add_message(role="user", content="Hi")
     for _ in range(3):
         await collect_stream(wrapper.chat(chat_ctx=chat_ctx))
-    await asyncio.sleep(0.1)
+    await wait_reported(seen, 3, [])
 
     assert summed(seen, "LLMMetrics", "prompt_tokens") == 3 * 29  # the wrapper got them all
     assert totals(reader, "llm_input_tokens") == {("innerco", "llm-inner"): 3 * 29}
@@ -205,7 +223,7 @@ async def test_concurrent_sessions_each_count_their_own(reader: InMemoryMetricRe
         s = await started(prefix)
         reply = sim.AgentReply("Fine.", prompt_tokens=prompt_tokens)
         await sim.run_conversation(s.session, [sim.UserTurn("Hi.", reply=reply)] * 2)
-        await asyncio.sleep(0.1)
+        await wait_reported(s.observed.metrics, 2, ["Fine.", "Fine."])
         await s.session.aclose()
         return s
 
@@ -234,7 +252,7 @@ async def test_switched_off_provider_counts_nothing(
         chat_ctx = llm.ChatContext()
         chat_ctx.add_message(role="user", content="Hi")
         await collect_stream(chat.chat(chat_ctx=chat_ctx))
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: points(reader, "lk.agents.usage.tts_characters"), "the TTS point")
     finally:
         AgentsInstrumentor().uninstrument()
 
