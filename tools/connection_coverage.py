@@ -25,8 +25,11 @@ from pathlib import Path
 
 SITES = Path(__file__).with_name("connection_sites.tsv")
 TRANSPORT = re.compile(r"ws_connect\(|websockets|aiohttp")
-PROVIDER_MODULE_ROWS = {3, 4, 19, 20, 22, 23, 26, 27, 57, 58, 81, 85, 87}
-"""Rows a provider instrumentor times (the transport patch would too)."""
+PROVIDER_MODULE_ROWS = {3, 4, 19, 20, 22, 23, 26, 27, 35, 36, 57, 58, 81, 85, 87}
+"""Rows a provider instrumentor times (the transport patch would too; google's gRPC
+streams only ``instrumentors/google.py`` sees)."""
+NATIVE_ROWS = {11: "the framework's own acquire time (1.5.2+), recorded by connections/native.py"}
+"""Rows no patch of ours sees, whose acquisitions the framework reports itself."""
 SDK_MODULES = {
     13: "azure.ai.voicelive.aio",
     37: "google.genai.live",
@@ -45,9 +48,7 @@ NOT_TIMED = {
     44: "not a model component: an avatar session",
     77: "not a model component: an avatar session (spatius SDK)",
     10: "HTTP/2 event stream (awscrt), no websocket: needs a targeted AWS patch",
-    11: "HTTP/2 bidirectional stream (awscrt), no websocket: needs a targeted AWS patch",
     12: "Azure Speech SDK (native library): needs a targeted patch",
-    36: "gRPC stream, no websocket: needs a targeted gRPC patch",
     52: "gRPC stream in a worker thread: needs a targeted gRPC patch",
     53: "gRPC stream in a worker thread: needs a targeted gRPC patch",
 }
@@ -104,10 +105,12 @@ def how_timed(site: Site) -> tuple[bool, str]:
     """(timed, how or why not) for one row."""
     if site.row in NOT_TIMED:
         return False, NOT_TIMED[site.row]
-    if site.pooled:
-        return True, "pool patch (ConnectionPool.get)"
+    if site.row in NATIVE_ROWS:
+        return True, NATIVE_ROWS[site.row]
     if site.row in PROVIDER_MODULE_ROWS:
         return True, "provider instrumentor"
+    if site.pooled:
+        return True, "pool patch (ConnectionPool.get)"
     if site.row in SDK_MODULES:
         found = sdk_check(SDK_MODULES[site.row])
         return (
