@@ -54,7 +54,14 @@ def _framework_flushes_the_global_provider() -> bool:
         return False
 
 
-HAS_FRAMEWORK_TURNS = importlib.util.find_spec("livekit.agents.telemetry.otel_metrics") is not None
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing too (livekit.agents.telemetry)
+        return False
+
+
+HAS_FRAMEWORK_TURNS = _has_module("livekit.agents.telemetry.otel_metrics")
 needs_framework_turns = pytest.mark.skipif(
     not HAS_FRAMEWORK_TURNS,
     reason="the framework replays turns at job end (otel_metrics.flush_turn_metrics) "
