@@ -35,7 +35,7 @@ SIGTERM as it would have (:mod:`.sigterm_flush`); a handler of the host's, or
 ``SIG_IGN``, is left alone.
 
 Usage: nothing to call; ``AgentsInstrumentor().instrument()`` enables it and
-``uninstrument()`` restores both methods and stops any later flush.
+``uninstrument()`` restores both methods and SIGTERM and stops any later flush.
 """
 
 from __future__ import annotations

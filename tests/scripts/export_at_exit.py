@@ -26,7 +26,8 @@
 * ``sigterm``: prints ``READY`` and waits for SIGTERM. The plain script keeps
   Python's default, so it dies at once; the worker (``job``) handles SIGTERM as
   the livekit-agents CLI does, by closing its job process through IPC, after
-  the job process itself got a SIGTERM too (which the framework ignores there);
+  the job process itself got a SIGTERM too (the framework ignores it there: without
+  ``LK_TEST_PRELOAD`` the job process imports ``livekit.agents`` itself);
 * ``uninstrumented``: like ``sigterm``, but ``uninstrument()`` is called before
   the session or job ends (the control: then nothing must arrive);
 * ``replay`` (job, 1.5.2+): ``uninstrument()``, then the framework's own job-end
