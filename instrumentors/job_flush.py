@@ -18,19 +18,24 @@ force-flushed:
   ``AgentSession`` before) when no job is running (a script,
   a test, a custom host), since then no job end will come.
 
-Each flush runs in a daemon thread, so a blocking exporter never stalls the
-event loop, and is awaited at most :data:`FLUSH_TIMEOUT_SECONDS`; it never
-raises. A cancelled job is not held up: its flush is started, not awaited.
+The push readers only are flushed (:mod:`.metrics_flush`): a pull reader such
+as Prometheus's would serve every family twice at its next scrape. Flushes run
+in one daemon thread, one at a time (requests made meanwhile are coalesced), so
+a blocking exporter never stalls the event loop and flush threads never pile
+up. A job end waits for its flush at most :data:`FLUSH_TIMEOUT_SECONDS`, a
+session closed outside a job at most :data:`CLOSE_WAIT_SECONDS`, less than a
+host bounding ``aclose()`` would notice; neither ever raises. A cancelled job is
+not held up: its flush is started, not awaited.
 
-SIGTERM and SIGINT: on every release from 1.0.23 to 1.8.9 the job process
-ignores both (``signal.SIG_IGN`` in ``ipc/job_proc_lazy_main.py``); the worker
-process catches them and shuts its jobs down through IPC (``ShutdownRequest``),
-which runs the job's normal shutdown sequence and then this flush. So no signal
-handler is installed here: one would change the host's behaviour, and the
-worker's CLI replaces signal handlers after instrumentation anyway.
+SIGTERM: the job process is meant to ignore it, but a worker that preloads
+``livekit.agents`` into the forkserver (every production worker does) forks job
+processes that keep SIGTERM's default action. There, the job's main thread gets
+a handler that flushes (at most :data:`SIGTERM_FLUSH_SECONDS`) and then dies of
+SIGTERM as it would have (:mod:`.sigterm_flush`); a handler of the host's, or
+``SIG_IGN``, is left alone.
 
 Usage: nothing to call; ``AgentsInstrumentor().instrument()`` enables it and
-``uninstrument()`` restores both methods and stops any later flush.
+``uninstrument()`` restores both methods and SIGTERM and stops any later flush.
 """
 
 from __future__ import annotations
@@ -38,8 +43,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import sys
-import threading
 from typing import Any, Callable
 
 from opentelemetry.instrumentation.utils import unwrap
@@ -47,9 +52,14 @@ from opentelemetry.metrics import get_meter_provider
 from wrapt import wrap_function_wrapper
 
 from opentelemetry.instrumentation.livekit_agents.error_boundary import never_raises
+from opentelemetry.instrumentation.livekit_agents.instrumentors.metrics_flush import (
+    CoalescingFlusher,
+    flush_push_readers,
+)
 from opentelemetry.instrumentation.livekit_agents.instrumentors.session_class import (
     session_class,
 )
+from opentelemetry.instrumentation.livekit_agents.instrumentors.sigterm_flush import SigtermFlush
 from opentelemetry.instrumentation.livekit_agents.otel_context import current_context
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
@@ -58,7 +68,15 @@ _logger = logging.getLogger(__name__)
 _JOB_MODULE = "livekit.agents.ipc.job_proc_lazy_main"
 
 FLUSH_TIMEOUT_SECONDS = 5.0
-"""The longest a job end or a session close waits for the export."""
+"""The longest a job end waits for the export, and the export's own bound."""
+
+CLOSE_WAIT_SECONDS = 1.0
+"""The longest a session closed outside a job waits for the export (it goes on after)."""
+
+SIGTERM_FLUSH_SECONDS = 3.0
+"""The longest a job process that got SIGTERM exports before it dies."""
+
+_JOB_PROCESS_NAME = "job_proc"  # what livekit-agents names its job processes
 
 
 class JobFlush:
@@ -67,6 +85,10 @@ class JobFlush:
     def __init__(self) -> None:
         self._recorder: Recorder | None = None
         self._session: type | None = None
+        self.flusher = CoalescingFlusher()
+        """The flush thread's owner: at most one flush in flight."""
+        self.sigterm = SigtermFlush(self._flush_now, SIGTERM_FLUSH_SECONDS)
+        """The job process's SIGTERM handler, while installed."""
 
     def instrument(self, recorder: Recorder) -> None:
         """Flush at the end of every job and of every session run outside a job."""
@@ -77,10 +99,13 @@ class JobFlush:
             _logger.debug("no _JobProc._run_job_task to patch: no flush at job end", exc_info=True)
         self._session = session_class()
         wrap_function_wrapper(self._session, "aclose", self._aclose_wrapper)
+        if multiprocessing.current_process().name == _JOB_PROCESS_NAME:
+            self.sigterm.install()  # instrumented inside a running job
 
     def uninstrument(self) -> None:
-        """Restore both methods; a job or session that is ending now is not flushed."""
+        """Restore both methods and SIGTERM; a job or session that is ending now is not flushed."""
         self._recorder = None
+        self.sigterm.uninstall()
         if self._session is not None:
             unwrap(self._session, "aclose")
             self._session = None
@@ -88,8 +113,8 @@ class JobFlush:
         if job_proc is not None:  # None when instrument() could not patch it either
             unwrap(job_proc, "_run_job_task")
 
-    async def flush(self) -> None:
-        """Force-flush our MeterProvider; wait at most :data:`FLUSH_TIMEOUT_SECONDS`.
+    async def flush(self, wait_seconds: float = FLUSH_TIMEOUT_SECONDS) -> None:
+        """Force-flush our MeterProvider's push readers; wait at most ``wait_seconds``.
 
         Never raises; does nothing while uninstrumented or suppressed.
         """
@@ -97,13 +122,14 @@ class JobFlush:
         if done is None:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(done), FLUSH_TIMEOUT_SECONDS)
+            await asyncio.wait_for(asyncio.shield(done), wait_seconds)
         except asyncio.TimeoutError:
-            _logger.debug("metrics flush still running after %s s", FLUSH_TIMEOUT_SECONDS)
+            _logger.debug("metrics flush still running after %s s", wait_seconds)
 
     async def _job_wrapper(
         self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any
     ) -> Any:
+        self.sigterm.install()  # the job process's main thread: from here SIGTERM flushes
         try:
             result = await wrapped(*args, **kwargs)
         except asyncio.CancelledError:
@@ -119,31 +145,36 @@ class JobFlush:
         self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any
     ) -> Any:
         result = await wrapped(*args, **kwargs)
-        if not _in_job():  # in a job, the job's own end flushes, after everything else
-            await self.flush()
+        if not in_job():  # in a job, the job's own end flushes, after everything else
+            await self.flush(CLOSE_WAIT_SECONDS)
         return result
 
     @never_raises
     def _start_flush(self) -> asyncio.Future[None] | None:
-        """Start the flush in a daemon thread; a future that is done when it returns."""
+        """Ask for a flush; a future that is done when one started after now returns."""
         recorder = self._recorder
         if recorder is None or current_context() is None:  # None: instrumentation suppressed
             return None
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
-        def run() -> None:
-            _force_flush(recorder, int(FLUSH_TIMEOUT_SECONDS * 1000))
+        def finished() -> None:
             # the loop may have closed while we exported: then nobody waits any more
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, done)
 
-        # a daemon thread: the process may always exit, an export never holds it back
-        threading.Thread(target=run, name="otel-livekit-agents-flush", daemon=True).start()
+        self.flusher.request(lambda: _force_flush(recorder), finished)
         return done
 
+    def _flush_now(self) -> None:
+        """The SIGTERM handler's flush, in a thread of its own."""
+        recorder = self._recorder
+        if recorder is not None:
+            _force_flush(recorder, int(SIGTERM_FLUSH_SECONDS * 1000))
 
-def _in_job() -> bool:
+
+def in_job() -> bool:
+    """Whether a job is running in this context (its process, or its executor thread)."""
     from livekit.agents.job import get_job_context
 
     try:
@@ -158,11 +189,10 @@ def _resolve(done: asyncio.Future[None]) -> None:
         done.set_result(None)
 
 
-@never_raises
-def _force_flush(recorder: Recorder, timeout_millis: int) -> None:
+_FLUSH_TIMEOUT_MILLIS = int(FLUSH_TIMEOUT_SECONDS * 1000)
+
+
+def _force_flush(recorder: Recorder, timeout_millis: int = _FLUSH_TIMEOUT_MILLIS) -> None:
     """Flush the recorder's MeterProvider, else the global one (as it is now: it may
-    have been set after ``instrument()``). Only SDK providers can flush."""
-    provider = recorder.meter_provider or get_meter_provider()
-    force_flush = getattr(provider, "force_flush", None)
-    if callable(force_flush):
-        force_flush(timeout_millis=timeout_millis)
+    have been set after ``instrument()``)."""
+    flush_push_readers(recorder.meter_provider or get_meter_provider(), timeout_millis)

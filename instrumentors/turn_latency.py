@@ -44,6 +44,11 @@ from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit impor
 from opentelemetry.instrumentation.livekit_agents.instrumentors.session_class import (
     session_class,
 )
+from opentelemetry.instrumentation.livekit_agents.instrumentors.turn_replay import (
+    RECORDED,
+    guard_replay,
+    unguard_replay,
+)
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
     ModelIdentity,
     identify,
@@ -115,6 +120,7 @@ class TurnTracker:
                 context,
                 (instruments.turn_tts_ttfb, report.get("tts_node_ttfb")),
             )
+        RECORDED.add(item)  # the framework's job-end replay must not count it again
 
     # -- before 1.3.1: EOU, LLM and TTS metrics, and the agent state -----------------
 
@@ -231,10 +237,14 @@ class TurnLatency:
         Python call.  A finalizer removes the entry when its session is collected."""
         self._routes: list[tuple[str, Route]] = []
         self._session: type | None = None
+        self._recorder: Recorder | None = None
 
     def instrument(self, recorder: Recorder) -> None:
         """Patch the session's ``start`` and route the tracked events."""
         from livekit.agents import llm
+
+        unguard_replay()  # before Coexistence suspends the framework's replay again
+        self._recorder = recorder
 
         # livekit-agents 1.3.1 added ChatMessage.metrics, the per-turn MetricsReport.
         reports = "metrics" in getattr(llm.ChatMessage, "model_fields", {})
@@ -254,6 +264,9 @@ class TurnLatency:
             self._emit_patch.unroute(event, callback)
         self._routes.clear()
         self.trackers.clear()
+        if self._recorder is not None:  # after Coexistence restored the framework's replay
+            guard_replay(self._recorder.meter_provider)
+            self._recorder = None
 
     def _start_wrapper(self, recorder: Recorder) -> Callable[..., Any]:
         async def wrapper(wrapped: Callable[..., Any], session: Any, args: Any, kwargs: Any) -> Any:

@@ -10,6 +10,7 @@ control runs (``uninstrument()`` first) show that nothing arrives without it.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import inspect
 import json
 import os
@@ -53,6 +54,20 @@ def _framework_flushes_the_global_provider() -> bool:
         return False
 
 
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing too (livekit.agents.telemetry)
+        return False
+
+
+HAS_FRAMEWORK_TURNS = _has_module("livekit.agents.telemetry.otel_metrics")
+needs_framework_turns = pytest.mark.skipif(
+    not HAS_FRAMEWORK_TURNS,
+    reason="the framework replays turns at job end (otel_metrics.flush_turn_metrics) "
+    "from livekit-agents 1.5.2 only",
+)
+
 isolates_our_flush = pytest.mark.skipif(
     _framework_flushes_the_global_provider(),
     reason="this release's job cleanup (telemetry.traces._shutdown_telemetry) flushes the "
@@ -84,13 +99,19 @@ class Run:
     lines: list[str]
 
 
-async def run_script(receiver: Receiver, host: str, exit_mode: str, tmp_path: Path) -> Run:
-    """Run the script to its end; on ``READY`` send SIGTERM to the job process, then to it."""
+async def run_script(
+    receiver: Receiver, host: str, exit_mode: str, tmp_path: Path, preload: bool = False
+) -> Run:
+    """Run the script to its end; on ``READY`` send SIGTERM to the job process, then to it.
+
+    ``preload``: the forkserver preloads ``livekit.agents``, as in production.
+    """
     env = dict(
         os.environ,
         LK_TEST_PROTOCOL=receiver.protocol,
         LK_TEST_ENDPOINT=receiver.endpoint,
         LK_TEST_DIR=str(tmp_path),
+        LK_TEST_PRELOAD="1" if preload else "0",
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(SCRIPT), host, exit_mode, env=env, stdout=asyncio.subprocess.PIPE
@@ -172,3 +193,47 @@ async def test_nothing_arrives_after_uninstrument(host: str, tmp_path: Path) -> 
         receiver.stop()
     assert run.truth["turns"] > 0
     assert receiver.requests == [], "only the flush could have exported within 60 s"
+
+
+def _grpc_receiver() -> GrpcReceiver:
+    receiver = GrpcReceiver()
+    receiver.start()
+    return receiver
+
+
+@needs_fake_job
+@pytest.mark.parametrize("instrumented", [True, False], ids=["instrumented", "control"])
+async def test_sigterm_to_a_preloaded_job_process(instrumented: bool, tmp_path: Path) -> None:
+    """A production worker's job process (forkserver preloading livekit.agents) gets
+    SIGTERM: the turns that had ended arrive, and it still dies of SIGTERM (-15).
+
+    The control uninstruments inside the job: same exit status, nothing arrives (the
+    periodic reader would export after 60 s only)."""
+    receiver = _grpc_receiver()
+    try:
+        exit_mode = "sigterm" if instrumented else "uninstrumented"
+        run = await run_script(receiver, "job", exit_mode, tmp_path, preload=True)
+    finally:
+        receiver.stop()
+    assert f"EXITCODE {-signal.SIGTERM}" in run.lines, run.lines
+    if instrumented:
+        assert_everything_arrived(receiver, run.truth)
+    else:
+        assert receiver.requests == [], "only our SIGTERM flush could have exported"
+
+
+@needs_fake_job
+@needs_framework_turns
+async def test_uninstrument_during_a_job_counts_each_turn_once(tmp_path: Path) -> None:
+    """uninstrument() in the job, after its turns were recorded: the framework's
+    replay of the history at job end (then restored) must not count them again."""
+    receiver = _grpc_receiver()
+    try:
+        run = await run_script(receiver, "job", "replay", tmp_path)
+    finally:
+        receiver.stop()
+    totals = latest(receiver.requests)
+    for name in TURN_METRICS:
+        metric = f"lk.agents.turn.{name}"
+        assert metric in totals, f"{metric} never arrived: {sorted(totals)}"
+        assert totals[metric].count == run.truth["turns"], f"{metric}: each turn once"

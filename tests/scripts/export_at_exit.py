@@ -4,6 +4,11 @@
 
 * ``LK_TEST_PROTOCOL``: ``grpc`` or ``http``; ``LK_TEST_ENDPOINT``: the receiver.
 * ``LK_TEST_DIR``: a directory for the job process's files.
+* ``LK_TEST_PRELOAD=1`` (job only): the forkserver preloads ``livekit.agents``,
+  as a production worker's does (1.8's ``AgentServer`` always, a 1.0-1.7
+  ``Worker`` its plugins). Then the framework's ``SIG_IGN`` runs in the
+  forkserver, not in the job, which keeps SIGTERM's default action: the worker
+  waits for the job process to end by itself.
 
 ``host`` is where the session runs:
 
@@ -21,9 +26,14 @@
 * ``sigterm``: prints ``READY`` and waits for SIGTERM. The plain script keeps
   Python's default, so it dies at once; the worker (``job``) handles SIGTERM as
   the livekit-agents CLI does, by closing its job process through IPC, after
-  the job process itself got a SIGTERM too (which the framework ignores there);
+  the job process itself got a SIGTERM too (the framework ignores it there: without
+  ``LK_TEST_PRELOAD`` the job process imports ``livekit.agents`` itself);
 * ``uninstrumented``: like ``sigterm``, but ``uninstrument()`` is called before
-  the session or job ends (the control: then nothing must arrive).
+  the session or job ends (the control: then nothing must arrive);
+* ``replay`` (job, 1.5.2+): ``uninstrument()``, then the framework's own job-end
+  replay (``otel_metrics.flush_turn_metrics(session.history)``, as
+  ``JobContext._on_session_end`` calls it), a force-flush of the global
+  MeterProvider, and the job shuts itself down.
 
 The periodic reader exports every 60 s, so within the test only a flush can
 deliver. Prints ``TRUTH <json>``: what the session itself reported.
@@ -44,7 +54,7 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents import Agent, AgentSession, JobContext, JobProcess
-from opentelemetry.metrics import set_meter_provider
+from opentelemetry.metrics import get_meter_provider, set_meter_provider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
@@ -156,10 +166,17 @@ async def job_entrypoint(ctx: JobContext) -> None:
     await session.start(Agent(instructions="A scripted agent."))
     await sim.run_conversation(session, TURNS)
     await asyncio.sleep(0.3)
-    if exit_mode == "uninstrumented":
+    if exit_mode in ("uninstrumented", "replay"):
         AgentsInstrumentor().uninstrument()
+    if exit_mode == "replay":
+        from livekit.agents.telemetry import otel_metrics
+
+        otel_metrics.flush_turn_metrics(session.history)
+        get_meter_provider().force_flush()  # type: ignore[attr-defined]
+    # the report is complete now; a job killed by SIGTERM never gets to "close"
+    (files / "truth.json").write_text(json.dumps(truth(seen)))
     (files / "ready").write_text(str(os.getpid()))
-    if exit_mode == "normal":
+    if exit_mode in ("normal", "replay"):
         ctx.shutdown("conversation over")
     # else the session stays up, as an agent's does, until the worker ends the job
 
@@ -186,6 +203,8 @@ def job_executor(loop: asyncio.AbstractEventLoop) -> Any:
         "mp_ctx": multiprocessing.get_context("forkserver"),
         "loop": loop,
     }
+    if os.environ.get("LK_TEST_PRELOAD") == "1":
+        options["mp_ctx"].set_forkserver_preload(["livekit.agents"])
     accepted = inspect.signature(ProcJobExecutor.__init__).parameters
     return ProcJobExecutor(**{k: v for k, v in options.items() if k in accepted})
 
@@ -214,15 +233,18 @@ async def run_job(exit_mode: str) -> None:
     await executor.start()
     await executor.initialize()
     await executor.launch_job(fake_job())
-    if exit_mode == "normal":
+    if exit_mode in ("normal", "replay"):
         await executor.join()
     else:
         while not (files / "ready").exists():
             await asyncio.sleep(0.05)
         job_pid = int((files / "ready").read_text())
         say("READY", str(job_pid))
-        await terminated.wait()
-        await executor.aclose()
+        if os.environ.get("LK_TEST_PRELOAD") == "1":
+            await executor.join()  # SIGTERM's default action ends the job process
+        else:
+            await terminated.wait()
+            await executor.aclose()
     say("TRUTH", (files / "truth.json").read_text())
     say("EXITCODE", str(executor.exitcode))
 

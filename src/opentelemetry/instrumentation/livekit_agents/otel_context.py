@@ -10,6 +10,7 @@ is read here and nowhere else, with a public fallback where one exists.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Callable
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
@@ -53,3 +54,17 @@ def current_context() -> Context | None:
     ):
         return None
     return context
+
+
+def metric_readers(meter_provider: object) -> Sequence[object] | None:
+    """The readers an SDK ``MeterProvider`` was given, or None where it does not say.
+
+    The SDK keeps them in ``_metric_readers`` (older releases only in
+    ``_sdk_config.metric_readers``) and has no public way to list them.
+    """
+    readers = getattr(meter_provider, "_metric_readers", None)
+    if readers is None:
+        readers = getattr(getattr(meter_provider, "_sdk_config", None), "metric_readers", None)
+    if isinstance(readers, (list, tuple)):
+        return tuple(readers)
+    return None
