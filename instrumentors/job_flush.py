@@ -23,7 +23,7 @@ event loop, and is awaited at most :data:`FLUSH_TIMEOUT_SECONDS`; it never
 raises. A cancelled job is not held up: its flush is started, not awaited.
 
 SIGTERM and SIGINT: on every release from 1.0.23 to 1.8.9 the job process
-ignores both (``signal.SIG_IGN`` in ``ipc/job_proc_lazy_main.py``); the worker
+ignores both (the framework's job entry point sets ``signal.SIG_IGN``); the worker
 process catches them and shuts its jobs down through IPC (``ShutdownRequest``),
 which runs the job's normal shutdown sequence and then this flush. So no signal
 handler is installed here: one would change the host's behaviour, and the

@@ -10,13 +10,14 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
 from opentelemetry.instrumentation.livekit_agents.package import _instruments
 
 from .loopback_servers import WebsocketServer
 from .metric_points import points
 from .pool_components import WebsocketTTS
 
-ACQUIRE = "lk.agents.connection.acquire_time"
+ACQUIRE = CONNECTION_ACQUIRE_TIME.name
 PATCHED = (
     (ConnectionPool, "get"),
     (ConnectionPool, "_connect"),

@@ -15,12 +15,14 @@ import aiohttp
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
+
 from .loopback_servers import WebsocketServer
 from .metric_points import attrs, points
 
 elevenlabs = pytest.importorskip("livekit.plugins.elevenlabs", reason="livekit-plugins-elevenlabs")
 
-ACQUIRE = "lk.agents.connection.acquire_time"
+ACQUIRE = CONNECTION_ACQUIRE_TIME.name
 DELAY = 0.150
 # generous: on a loaded two-core runner the event loop can be late by a tenth of a second
 SLACK = 0.2
