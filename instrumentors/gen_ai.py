@@ -12,6 +12,12 @@ from typing import Any, NamedTuple
 
 from opentelemetry.context import Context
 
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    ERROR_TYPE,
+    GEN_AI_KEYS,
+    GEN_AI_TOKEN_KEYS,
+    attribute_set,
+)
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
@@ -104,14 +110,10 @@ class _GenAIAttributes(NamedTuple):
 
 
 def _gen_ai_attributes(identity: ModelIdentity, operation: str) -> _GenAIAttributes:
-    base = {
-        "gen_ai.operation.name": operation,
-        "gen_ai.provider.name": gen_ai_provider_name(identity),
-        "gen_ai.request.model": identity.model_name,
-    }
+    values = (operation, gen_ai_provider_name(identity), identity.model_name)
     return _GenAIAttributes(
-        base,
-        {**base, "gen_ai.token.type": "input"},
-        {**base, "gen_ai.token.type": "output"},
-        {**base, "error.type": "cancelled"},
+        attribute_set(GEN_AI_KEYS, *values),
+        attribute_set(GEN_AI_TOKEN_KEYS, *values, "input"),
+        attribute_set(GEN_AI_TOKEN_KEYS, *values, "output"),
+        {**attribute_set(GEN_AI_KEYS, *values), ERROR_TYPE: "cancelled"},
     )

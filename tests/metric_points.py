@@ -8,19 +8,10 @@ from typing import Any
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Metric, MetricsData
 
-ALLOWED_KEYS = frozenset(
-    {
-        "model_name",
-        "model_provider",
-        "connection_reused",
-        "error.type",
-        "gen_ai.operation.name",
-        "gen_ai.provider.name",
-        "gen_ai.request.model",
-        "gen_ai.token.type",
-    }
-)
-"""Every attribute key the package may put on a data point (DESIGN.md section 3)."""
+from opentelemetry.instrumentation.livekit_agents.instruments import ATTRIBUTE_KEYS
+
+ALLOWED_KEYS = ATTRIBUTE_KEYS
+"""Every attribute key the package may put on a data point (the catalogue's)."""
 
 
 def collect(reader: InMemoryMetricReader) -> dict[str, Metric]:

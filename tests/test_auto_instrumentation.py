@@ -11,9 +11,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor, installed_providers
+from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
 
 SCRIPT = Path(__file__).parent / "scripts" / "acquire_once.py"
-METRIC = "lk.agents.connection.acquire_time"
+METRIC = CONNECTION_ACQUIRE_TIME.name
 
 
 def run_instrumented(**env: str) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,12 @@ from typing import Any
 
 import pytest
 
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    LLM_INPUT_TOKENS,
+    TTS_CHARACTERS,
+    TURN_E2E_LATENCY,
+)
+
 otel_metrics = pytest.importorskip(
     "livekit.agents.telemetry.otel_metrics",
     reason="the framework records its own metrics from livekit-agents 1.5.2 only",
@@ -18,7 +24,7 @@ otel_metrics = pytest.importorskip(
 SCRIPT = Path(__file__).parent / "scripts" / "coexistence.py"
 OURS = "opentelemetry.instrumentation.livekit_agents"
 FRAMEWORK = "livekit-agents"
-SHARED_NAMES = ("lk.agents.usage.llm_input_tokens", "lk.agents.usage.tts_characters")
+SHARED_NAMES = (LLM_INPUT_TOKENS.name, TTS_CHARACTERS.name)
 
 
 def run(mode: str) -> dict[str, Any]:
@@ -44,7 +50,7 @@ def check_once(result: dict[str, Any]) -> None:
     for name in SHARED_NAMES:
         assert recorded[OURS][name] == truth[name]
         assert name not in recorded.get(FRAMEWORK, {}), "the framework's copy is suspended"
-    (e2e_scopes,) = [s for s, found in recorded.items() if "lk.agents.turn.e2e_latency" in found]
+    (e2e_scopes,) = [s for s, found in recorded.items() if TURN_E2E_LATENCY.name in found]
     assert e2e_scopes == OURS
     assert result["restored"], "uninstrument() gives the framework its recording back"
 

@@ -15,6 +15,11 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    LLM_INPUT_TOKENS,
+    TURN_E2E_LATENCY,
+    TURN_LLM_TTFT,
+)
 
 from .metric_points import attrs, collect
 from .simulated_session import HAS_METRICS_REPORT, SimulatedSession, started
@@ -58,9 +63,9 @@ def own_truth(s: SimulatedSession) -> tuple[float, float]:
 
 
 def check(reader: InMemoryMetricReader, sessions: list[tuple[str, SimulatedSession]]) -> None:
-    tokens = by_model(reader, "lk.agents.usage.llm_input_tokens")
-    ttft = by_model(reader, "lk.agents.turn.llm_ttft")
-    e2e = by_model(reader, "lk.agents.turn.e2e_latency")
+    tokens = by_model(reader, LLM_INPUT_TOKENS.name)
+    ttft = by_model(reader, TURN_LLM_TTFT.name)
+    e2e = by_model(reader, TURN_E2E_LATENCY.name)
     assert len(tokens) == len(ttft) == len(e2e) == len(sessions)
     for prefix, s in sessions:
         truth_tokens, truth_ttft = own_truth(s)

@@ -11,6 +11,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
 
 from .loopback_servers import WebsocketServer
 from .metric_points import attrs, points
@@ -18,7 +19,7 @@ from .pool_components import WebsocketTTS
 
 pytestmark = pytest.mark.usefixtures("quiet_gc")
 
-ACQUIRE = "lk.agents.connection.acquire_time"
+ACQUIRE = CONNECTION_ACQUIRE_TIME.name
 TOLERANCE = 0.005  # the wrapper's own overhead is microseconds; allow scheduler jitter
 
 

@@ -26,6 +26,12 @@ import pytest
 
 from opentelemetry.instrumentation.livekit_agents.demo import conversation, script
 from opentelemetry.instrumentation.livekit_agents.demo.summary import histogram_quantile
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    GEN_AI_OPERATION_DURATION,
+    GEN_AI_TIME_TO_FIRST_CHUNK,
+    GEN_AI_TOKEN_USAGE,
+    TURN_E2E_LATENCY,
+)
 from opentelemetry.instrumentation.livekit_agents.model_identity import identify
 
 DEMO_MODULE = "opentelemetry.instrumentation.livekit_agents.demo"
@@ -168,10 +174,10 @@ def test_demo_prints_the_gen_ai_metrics(printed: Printed) -> None:
     for model in (FRONT.model, BILLING.model):
         # one LLM request per reply, from the events the usage counters count: equal sums
         for token_type, usage in (("input", "llm_input_tokens"), ("output", "llm_output_tokens")):
-            points, tokens = printed.gen_ai[(f"gen_ai.client.token.usage ({token_type})", model)]
+            points, tokens = printed.gen_ai[(f"{GEN_AI_TOKEN_USAGE.name} ({token_type})", model)]
             assert (points, tokens) == (2, printed.usage[(usage, model)][0]), token_type
-        ttfc = printed.gen_ai[("gen_ai.client.operation.time_to_first_chunk", model)]
-        duration = printed.gen_ai[("gen_ai.client.operation.duration", model)]
+        ttfc = printed.gen_ai[(GEN_AI_TIME_TO_FIRST_CHUNK.name, model)]
+        duration = printed.gen_ai[(GEN_AI_OPERATION_DURATION.name, model)]
         assert ttfc[0] == duration[0] == 2
         # a request lasts at least until its first chunk (sums printed to 3 places)
         assert duration[1] >= ttfc[1] - 0.002 > 0
@@ -258,7 +264,7 @@ def test_demo_exports_over_otlp(otlp_receiver: tuple[int, list[Any]]) -> None:
         for resource_metrics in request.resource_metrics:
             for scope_metrics in resource_metrics.scope_metrics:
                 for metric in scope_metrics.metrics:
-                    if metric.name != "lk.agents.turn.e2e_latency":
+                    if metric.name != TURN_E2E_LATENCY.name:
                         continue
                     for point in metric.histogram.data_points:
                         attrs = {a.key: a.value.string_value for a in point.attributes}

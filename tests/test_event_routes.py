@@ -17,6 +17,7 @@ from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
 from opentelemetry.instrumentation.livekit_agents.instrumentors.event_emit import EventEmitPatch
 from opentelemetry.instrumentation.livekit_agents.instrumentors.turn_latency import TurnLatency
+from opentelemetry.instrumentation.livekit_agents.instruments import TURN_TRANSCRIPTION_DELAY
 
 from .metric_points import collect, points
 from .metrics_events import build, llm_metrics
@@ -141,7 +142,7 @@ async def test_no_turn_is_recorded_while_instrumentation_is_suppressed(
         detach(token)
     s.session.emit(*user_turn_event())
     await s.session.aclose()
-    (point,) = points(reader, "lk.agents.turn.transcription_delay")
+    (point,) = points(reader, TURN_TRANSCRIPTION_DELAY.name)
     assert point.count == 1
 
 
@@ -155,10 +156,10 @@ async def test_a_tracker_handles_its_own_session_only(
     stranger = EventEmitter[str]()
     trackers[id(stranger)] = trackers[id(s.session)]
     stranger.emit(*user_turn_event())
-    assert points(reader, "lk.agents.turn.transcription_delay") == []
+    assert points(reader, TURN_TRANSCRIPTION_DELAY.name) == []
     s.session.emit(*user_turn_event())
     await s.session.aclose()
-    (point,) = points(reader, "lk.agents.turn.transcription_delay")
+    (point,) = points(reader, TURN_TRANSCRIPTION_DELAY.name)
     assert point.count == 1
 
 

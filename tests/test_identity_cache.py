@@ -15,6 +15,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents import model_identity as mi
+from opentelemetry.instrumentation.livekit_agents.instruments import TTS_CHARACTERS
 from opentelemetry.instrumentation.livekit_agents.model_identity import (
     ModelIdentity,
     identify,
@@ -59,9 +60,7 @@ def test_usage_after_update_options_carries_the_new_model(
     component.emit("metrics_collected", tts_metrics(10, 1.0))
     component.update_options(model="aura-luna-en")
     component.emit("metrics_collected", tts_metrics(20, 1.0))
-    by_model = {
-        attrs(p)["model_name"]: p.value for p in points(reader, "lk.agents.usage.tts_characters")
-    }
+    by_model = {attrs(p)["model_name"]: p.value for p in points(reader, TTS_CHARACTERS.name)}
     assert by_model == {"aura-asteria-en": 10, "aura-luna-en": 20}
 
 

@@ -24,6 +24,8 @@ from typing import Union
 import pytest
 from livekit.agents.job import RunningJobInfo
 
+from opentelemetry.instrumentation.livekit_agents.instruments import BY_NAME
+
 from .otlp_receivers import GrpcReceiver, HttpReceiver, latest
 
 SCRIPT = Path(__file__).parent / "scripts" / "export_at_exit.py"
@@ -147,7 +149,7 @@ async def _follow(process: asyncio.subprocess.Process) -> list[str]:
 def assert_everything_arrived(receiver: Receiver, truth: dict[str, float]) -> None:
     totals = latest(receiver.requests)
     for name in TURN_METRICS:
-        metric = f"lk.agents.turn.{name}"
+        metric = BY_NAME[f"lk.agents.turn.{name}"].name
         assert metric in totals, f"{metric} never arrived: {sorted(totals)}"
         assert totals[metric].count == truth["turns"], metric
     usage = {name: value for name, value in truth.items() if name.startswith("lk.agents.usage.")}

@@ -13,12 +13,13 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from packaging.requirements import Requirement
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
 
 from .loopback_servers import WebsocketServer
 from .metric_points import points
 from .pool_components import WebsocketTTS
 
-ACQUIRE = "lk.agents.connection.acquire_time"
+ACQUIRE = CONNECTION_ACQUIRE_TIME.name
 PATCHED = (
     (ConnectionPool, "get"),
     (ConnectionPool, "_connect"),

@@ -22,6 +22,7 @@ from opentelemetry.instrumentation.livekit_agents.instrumentors.turn_latency imp
     TurnLatency,
     TurnTracker,
 )
+from opentelemetry.instrumentation.livekit_agents.instruments import LLM_INPUT_TOKENS
 
 from .metric_points import collect
 from .metrics_events import llm_metrics
@@ -70,5 +71,5 @@ async def test_a_thousand_sessions_leave_no_state_and_no_new_series(
     assert live(Acquisition) == acquisitions
     assert len(instrumented.aspect(TurnLatency).trackers) == 0
     assert series(reader) == first_series > 0
-    (tokens,) = collect(reader)["lk.agents.usage.llm_input_tokens"].data.data_points  # type: ignore[misc]
+    (tokens,) = collect(reader)[LLM_INPUT_TOKENS.name].data.data_points  # type: ignore[misc]
     assert tokens.value == 10 * SESSIONS

@@ -1,5 +1,6 @@
 """A wheel install and an editable install both import every module and expose
-every entry point (the instrumentors/ directory maps into the package)."""
+every entry point (the instrumentors/ directory maps into the package), and a
+base install (no extras, no SDK) instruments against the API's no-op provider."""
 
 from __future__ import annotations
 
@@ -138,3 +139,56 @@ def test_editable_install(source_copy: Path, constraints: Path, tmp_path: Path) 
     probe = install_and_probe(tmp_path / "venv", constraints, "-e", f"{source_copy}[{EXTRAS}]")
     assert probe["entry_points"] == entry_point_names()
     assert probe["py_typed"] is True
+
+
+BASE_PROBE = f"""
+import importlib.util, json, sys
+from opentelemetry import metrics
+from {PACKAGE} import AgentsInstrumentor
+framework = importlib.util.find_spec("livekit") is not None
+if framework:
+    from livekit.agents import utils
+    original = utils.ConnectionPool.get
+instrumentor = AgentsInstrumentor()
+instrumentor.instrument()
+patched = framework and utils.ConnectionPool.get is not original
+instrumentor.uninstrument()
+print(json.dumps({{
+    "sdk_installed": importlib.util.find_spec("opentelemetry.sdk") is not None,
+    "sdk_imported": any(name.startswith("opentelemetry.sdk") for name in sys.modules),
+    # the API's own: a proxy that hands out no-op meters while no provider is set
+    "provider": type(metrics.get_meter_provider()).__module__,
+    "patched": patched,
+    "restored": not framework or utils.ConnectionPool.get is original,
+}}))
+"""
+
+
+def base_probe(python: Path) -> dict[str, object]:
+    done = subprocess.run(
+        [str(python), "-c", BASE_PROBE], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_base_install_instruments_with_the_api_alone(source_copy: Path, tmp_path: Path) -> None:
+    """The package's own dependencies only: import and instrument()/uninstrument() run
+    on the API's no-op provider, first without the framework, then with livekit-agents
+    1.0.23 (the oldest supported release, which brings no OpenTelemetry; 1.8.9
+    requires the SDK)."""
+    uv("build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source_copy))
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    venv = tmp_path / "venv"
+    uv("venv", "--quiet", "--python", sys.executable, str(venv))
+    python = venv / "bin" / "python"
+    uv("pip", "install", "--quiet", "--python", str(python), str(wheel))
+    no_sdk = {
+        "sdk_installed": False,
+        "sdk_imported": False,
+        "provider": "opentelemetry.metrics._internal",
+    }
+    assert base_probe(python) == {**no_sdk, "patched": False, "restored": True}
+    uv("pip", "install", "--quiet", "--python", str(python), "livekit-agents==1.0.23", "httpx")
+    assert base_probe(python) == {**no_sdk, "patched": True, "restored": True}

@@ -17,6 +17,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry import context as context_api
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    GEN_AI_TOKEN_USAGE,
+    LLM_INPUT_TOKENS,
+    STT_AUDIO_DURATION,
+)
 from opentelemetry.instrumentation.livekit_agents.otel_context import (
     current_context,
     reader_for_runtime_context,
@@ -30,7 +35,7 @@ from opentelemetry.instrumentation.livekit_agents.pending_points import (
 from .metric_points import collect, points
 from .metrics_events import llm_metrics, stt_metrics
 
-STT_SECONDS = "lk.agents.usage.stt_audio_duration"
+STT_SECONDS = STT_AUDIO_DURATION.name
 
 
 def emit_stt(component: sim.SimulatedSTT, count: int, seconds: float = 1.0) -> None:
@@ -197,10 +202,10 @@ def test_histogram_points_are_never_summed(reader: InMemoryMetricReader) -> None
     chat = sim.SimulatedLLM("llmco", "llm-a")
     for prompt in (10, 20, 30):
         chat.emit("metrics_collected", llm_metrics(prompt, 5))
-    (tokens,) = points(reader, "lk.agents.usage.llm_input_tokens")
+    (tokens,) = points(reader, LLM_INPUT_TOKENS.name)
     usage = [
         p
-        for p in points(reader, "gen_ai.client.token.usage")
+        for p in points(reader, GEN_AI_TOKEN_USAGE.name)
         if p.attributes["gen_ai.token.type"] == "input"
     ]
     assert tokens.value == 60

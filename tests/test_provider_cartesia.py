@@ -13,12 +13,14 @@ import aiohttp
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
+
 from .loopback_servers import WebsocketServer
 from .metric_points import attrs, wait_for_points
 
 cartesia = pytest.importorskip("livekit.plugins.cartesia", reason="livekit-plugins-cartesia")
 
-ACQUIRE = "lk.agents.connection.acquire_time"
+ACQUIRE = CONNECTION_ACQUIRE_TIME.name
 DELAY = 0.150
 # only catches timing the wrong interval: with two CPU hogs beside the suite on a 2-core
 # machine a 0.15 s handshake measured 0.377 s (the lower bound, the script's delay, is firm)

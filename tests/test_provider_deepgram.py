@@ -10,6 +10,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
 
 from .loopback_servers import WebsocketServer
 from .metric_points import attrs, points, wait_for_points
@@ -17,7 +18,7 @@ from .waiting import wait_until
 
 deepgram = pytest.importorskip("livekit.plugins.deepgram", reason="livekit-plugins-deepgram")
 
-ACQUIRE = "lk.agents.connection.acquire_time"
+ACQUIRE = CONNECTION_ACQUIRE_TIME.name
 
 
 async def open_stream(ws_server: WebsocketServer, path: str) -> tuple[Any, aiohttp.ClientSession]:

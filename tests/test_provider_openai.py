@@ -15,6 +15,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
 
 from .loopback_servers import WebsocketServer
 from .metric_points import attrs, wait_for_points
@@ -26,7 +27,7 @@ openai = pytest.importorskip(
 )
 realtime_model = pytest.importorskip("livekit.plugins.openai.realtime.realtime_model")
 
-ACQUIRE = "lk.agents.connection.acquire_time"
+ACQUIRE = CONNECTION_ACQUIRE_TIME.name
 DELAY = 0.150
 # only catches timing the wrong interval: with two CPU hogs beside the suite on a 2-core
 # machine a 0.15 s handshake measured 0.377 s (the lower bound, the script's delay, is firm)

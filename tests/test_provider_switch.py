@@ -7,13 +7,14 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
 from opentelemetry.instrumentation.livekit_agents.provider_switch import ProviderSwitch
 
 from .loopback_servers import WebsocketServer
 from .metric_points import attrs, points
 from .pool_components import WebsocketTTS
 
-ACQUIRE = "lk.agents.connection.acquire_time"
+ACQUIRE = CONNECTION_ACQUIRE_TIME.name
 PROVIDERS = ("alpha", "Beta", "gamma")
 
 

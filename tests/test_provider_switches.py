@@ -34,6 +34,7 @@ PROVIDERS = ("deepgram", "openai", "cartesia")
 PROBE = r"""
 import asyncio, json, os, sys
 from aiohttp import WSMsgType, web
+from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
 
 MODE, SCENARIOS = sys.argv[1], json.loads(sys.argv[2])
 PLUGINS = ("livekit.plugins.deepgram", "livekit.plugins.openai", "livekit.plugins.cartesia")
@@ -99,7 +100,7 @@ def recorded_models(reader):
         for resource in (data.resource_metrics if data else ())
         for scope in resource.scope_metrics
         for metric in scope.metrics
-        if metric.name == "lk.agents.connection.acquire_time"
+        if metric.name == CONNECTION_ACQUIRE_TIME.name
         for point in metric.data.data_points
     )
 

@@ -12,6 +12,10 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    CONNECTION_ACQUIRE_TIME,
+    TURN_E2E_LATENCY,
+)
 from opentelemetry.instrumentation.livekit_agents.model_identity import MAX_VALUE_LENGTH
 
 from .loopback_servers import WebsocketServer
@@ -49,7 +53,7 @@ async def test_attributes_carry_no_secrets_urls_or_transcripts(
         await s.session.aclose()
 
     exported = collect(reader)
-    assert {"lk.agents.connection.acquire_time", "lk.agents.turn.e2e_latency"} <= set(exported)
+    assert {CONNECTION_ACQUIRE_TIME.name, TURN_E2E_LATENCY.name} <= set(exported)
     for name, metric in exported.items():
         for point in metric.data.data_points:  # type: ignore[union-attr]
             attributes = dict(point.attributes or {})

@@ -10,6 +10,15 @@ from livekit import rtc
 from livekit.agents.metrics import LLMMetrics, STTMetrics, TTSMetrics
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    GEN_AI_OPERATION_DURATION,
+    GEN_AI_TOKEN_USAGE,
+    LLM_INPUT_CACHED_TOKENS,
+    LLM_INPUT_TOKENS,
+    LLM_OUTPUT_TOKENS,
+    STT_AUDIO_DURATION,
+)
+
 from .metric_points import attrs, collect, points
 from .metrics_events import llm_metrics, stt_metrics
 from .pool_components import WebsocketTTS
@@ -65,7 +74,7 @@ async def test_odd_values_are_dropped_and_listeners_still_get_them(
 async def test_missing_metadata_falls_back_to_the_component(reader: InMemoryMetricReader) -> None:
     component = WebsocketTTS("ws://127.0.0.1:9", model="whisper-x", provider="acme")
     component.emit("metrics_collected", stt_metrics(2.5, metadata=None))
-    (point,) = points(reader, "lk.agents.usage.stt_audio_duration")
+    (point,) = points(reader, STT_AUDIO_DURATION.name)
     assert point.value == pytest.approx(2.5)
     assert attrs(point) == {"model_name": "whisper-x", "model_provider": "acme"}
 
@@ -77,7 +86,7 @@ async def test_other_events_pass_untouched(reader: InMemoryMetricReader) -> None
     emitter.on("user_state_changed", lambda *args: received.append(args))
     emitter.emit("user_state_changed", stt_metrics(1.0))
     assert len(received) == 1
-    assert points(reader, "lk.agents.usage.stt_audio_duration") == []
+    assert points(reader, STT_AUDIO_DURATION.name) == []
 
 
 @pytest.mark.usefixtures("instrumented")
@@ -88,12 +97,12 @@ async def test_zero_amounts_are_not_recorded(reader: InMemoryMetricReader) -> No
     component.emit("metrics_collected", llm_metrics(prompt=10, completion=0, ttft=0.0))
     component.emit("metrics_collected", llm_metrics(prompt=0, completion=0, duration=0.0))
     names = set(collect(reader))
-    assert "lk.agents.usage.llm_input_tokens" in names
+    assert LLM_INPUT_TOKENS.name in names
     assert not names & {
-        "lk.agents.usage.llm_output_tokens",
-        "lk.agents.usage.llm_input_cached_tokens",
+        LLM_OUTPUT_TOKENS.name,
+        LLM_INPUT_CACHED_TOKENS.name,
     }
-    (tokens,) = points(reader, "gen_ai.client.token.usage")
+    (tokens,) = points(reader, GEN_AI_TOKEN_USAGE.name)
     assert attrs(tokens)["gen_ai.token.type"] == "input" and tokens.sum == 10
-    (duration,) = points(reader, "gen_ai.client.operation.duration")
+    (duration,) = points(reader, GEN_AI_OPERATION_DURATION.name)
     assert duration.count == 1 and duration.sum == 0.8

@@ -8,6 +8,13 @@ import pytest
 from livekit.agents.metrics import RealtimeModelMetrics
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    BY_NAME,
+    GEN_AI_OPERATION_DURATION,
+    GEN_AI_TIME_TO_FIRST_CHUNK,
+    GEN_AI_TOKEN_USAGE,
+)
+
 from .metric_points import attrs, points
 from .realtime_components import ScriptedRealtimeModel, realtime_metrics
 
@@ -30,7 +37,7 @@ def total(events: list[Any], read: Any) -> float:
 def counter(reader: InMemoryMetricReader, name: str) -> dict[tuple[str, str], float]:
     return {
         (attrs(p)["model_name"], attrs(p)["model_provider"]): p.value
-        for p in points(reader, f"lk.agents.usage.{name}")
+        for p in points(reader, BY_NAME[f"lk.agents.usage.{name}"].name)
     }
 
 
@@ -76,13 +83,13 @@ async def test_realtime_gen_ai_metrics(reader: InMemoryMetricReader) -> None:
         "gen_ai.provider.name": "openai",
         "gen_ai.request.model": "gpt-realtime-test",
     }
-    tokens = {attrs(p)["gen_ai.token.type"]: p for p in points(reader, "gen_ai.client.token.usage")}
+    tokens = {attrs(p)["gen_ai.token.type"]: p for p in points(reader, GEN_AI_TOKEN_USAGE.name)}
     assert tokens["input"].sum == 150 + 80 and tokens["input"].count == 2
     assert tokens["output"].sum == 240 + 175 and tokens["output"].count == 2
     assert attrs(tokens["input"]) == {**gen_ai, "gen_ai.token.type": "input"}
 
-    (duration,) = points(reader, "gen_ai.client.operation.duration")
+    (duration,) = points(reader, GEN_AI_OPERATION_DURATION.name)
     assert attrs(duration) == gen_ai
     assert (duration.count, duration.sum) == (2, pytest.approx(3.0))
-    (ttfc,) = points(reader, "gen_ai.client.operation.time_to_first_chunk")
+    (ttfc,) = points(reader, GEN_AI_TIME_TO_FIRST_CHUNK.name)
     assert (ttfc.count, ttfc.sum) == (1, pytest.approx(0.25)), "ttft -1 means no first chunk"

@@ -11,6 +11,12 @@ from livekit.agents import APIConnectionError, APIConnectOptions, llm
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    BY_NAME,
+    GEN_AI_OPERATION_DURATION,
+    GEN_AI_TIME_TO_FIRST_CHUNK,
+    GEN_AI_TOKEN_USAGE,
+)
 
 from .metric_points import attrs, points
 from .simulated_session import started
@@ -22,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("quiet_gc")
 def totals(reader: InMemoryMetricReader, name: str) -> dict[tuple[str, str], float]:
     return {
         (str(attrs(p)["model_provider"]), str(attrs(p)["model_name"])): p.value
-        for p in points(reader, f"lk.agents.usage.{name}")
+        for p in points(reader, BY_NAME[f"lk.agents.usage.{name}"].name)
     }
 
 
@@ -91,17 +97,17 @@ async def test_session_usage_equals_what_the_framework_reported(
     assert stt_audio > 0
 
     calls = len([e for e in seen if type(e).__name__ == "LLMMetrics"])
-    (duration,) = points(reader, "gen_ai.client.operation.duration")
+    (duration,) = points(reader, GEN_AI_OPERATION_DURATION.name)
     assert duration.count == calls
     assert attrs(duration) == {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "llmco",
         "gen_ai.request.model": "llm-a",
     }
-    tokens = {attrs(p)["gen_ai.token.type"]: p for p in points(reader, "gen_ai.client.token.usage")}
+    tokens = {attrs(p)["gen_ai.token.type"]: p for p in points(reader, GEN_AI_TOKEN_USAGE.name)}
     assert tokens["input"].sum == summed(seen, "LLMMetrics", "prompt_tokens")
     assert tokens["output"].sum == summed(seen, "LLMMetrics", "completion_tokens")
-    (ttfc,) = points(reader, "gen_ai.client.operation.time_to_first_chunk")
+    (ttfc,) = points(reader, GEN_AI_TIME_TO_FIRST_CHUNK.name)
     assert ttfc.sum == pytest.approx(summed(seen, "LLMMetrics", "ttft"))
 
 
@@ -258,4 +264,4 @@ async def test_switched_off_provider_counts_nothing(
 
     assert totals(reader, "tts_characters") == {("ttsco", "tts-on"): len("Still counted.")}
     assert totals(reader, "llm_input_tokens") == {}
-    assert points(reader, "gen_ai.client.operation.duration") == []
+    assert points(reader, GEN_AI_OPERATION_DURATION.name) == []

@@ -21,6 +21,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from opentelemetry.context import Context
 
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    ACQUIRE_KEYS,
+    ERROR_TYPE,
+    attribute_set,
+)
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity
 from opentelemetry.instrumentation.livekit_agents.otel_context import current_context
 
@@ -67,12 +72,12 @@ def acquire_attributes(
         else identity.derived("acquire.new", _with_reused, "false")
     )
     if error is not None:
-        return {**attributes, "error.type": type(error).__qualname__}
+        return {**attributes, ERROR_TYPE: type(error).__qualname__}
     return attributes
 
 
 def _with_reused(identity: ModelIdentity, reused: str) -> Mapping[str, str]:
-    return {**identity.shared_attributes, "connection_reused": reused}
+    return attribute_set(ACQUIRE_KEYS, identity.model_name, identity.model_provider, reused)
 
 
 def acquire_wrapper(

@@ -25,6 +25,10 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    LLM_INPUT_TOKENS,
+    TTS_CHARACTERS,
+)
 
 
 def totals(reader: InMemoryMetricReader) -> dict[str, dict[str, float]]:
@@ -60,8 +64,8 @@ async def converse() -> dict[str, float]:
     await session.aclose()
     llm_events = [m for m in seen if type(m).__name__ == "LLMMetrics"]
     return {
-        "lk.agents.usage.llm_input_tokens": sum(m.prompt_tokens for m in llm_events),
-        "lk.agents.usage.tts_characters": sum(
+        LLM_INPUT_TOKENS.name: sum(m.prompt_tokens for m in llm_events),
+        TTS_CHARACTERS.name: sum(
             m.characters_count for m in seen if type(m).__name__ == "TTSMetrics"
         ),
         "e2e_points": 2,

@@ -60,6 +60,13 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.demo import simulation as sim
+from opentelemetry.instrumentation.livekit_agents.instruments import (
+    LLM_INPUT_TOKENS,
+    LLM_OUTPUT_TOKENS,
+    STT_AUDIO_DURATION,
+    TTS_AUDIO_DURATION,
+    TTS_CHARACTERS,
+)
 
 TURNS = [
     sim.UserTurn("Hello there.", speech_duration=0.4, transcription_delay=0.05,
@@ -111,11 +118,11 @@ def truth(seen: list[Any]) -> dict[str, float]:
 
     return {
         "turns": len(TURNS),
-        "lk.agents.usage.llm_input_tokens": summed("LLMMetrics", "prompt_tokens"),
-        "lk.agents.usage.llm_output_tokens": summed("LLMMetrics", "completion_tokens"),
-        "lk.agents.usage.tts_characters": summed("TTSMetrics", "characters_count"),
-        "lk.agents.usage.tts_audio_duration": summed("TTSMetrics", "audio_duration"),
-        "lk.agents.usage.stt_audio_duration": summed("STTMetrics", "audio_duration"),
+        LLM_INPUT_TOKENS.name: summed("LLMMetrics", "prompt_tokens"),
+        LLM_OUTPUT_TOKENS.name: summed("LLMMetrics", "completion_tokens"),
+        TTS_CHARACTERS.name: summed("TTSMetrics", "characters_count"),
+        TTS_AUDIO_DURATION.name: summed("TTSMetrics", "audio_duration"),
+        STT_AUDIO_DURATION.name: summed("STTMetrics", "audio_duration"),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal
 
 from opentelemetry.metrics import Counter, Histogram, Meter
 
@@ -38,6 +39,30 @@ GEN_AI_TOKEN_USAGE_BUCKETS: tuple[float, ...] = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 )  # fmt: skip
 
+# The attribute keys, and the sets of them that data points carry.
+MODEL_NAME = "model_name"
+MODEL_PROVIDER = "model_provider"
+CONNECTION_REUSED = "connection_reused"
+ERROR_TYPE = "error.type"
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
+
+MODEL_KEYS: tuple[str, ...] = (MODEL_NAME, MODEL_PROVIDER)
+"""The model attributes, named as in the framework's own metrics."""
+ACQUIRE_KEYS: tuple[str, ...] = (*MODEL_KEYS, CONNECTION_REUSED)
+GEN_AI_KEYS: tuple[str, ...] = (GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL)
+GEN_AI_TOKEN_KEYS: tuple[str, ...] = (*GEN_AI_KEYS, GEN_AI_TOKEN_TYPE)
+
+
+def attribute_set(keys: Sequence[str], *values: str) -> dict[str, str]:
+    """The attributes ``keys`` with ``values`` in order, in a new dict: the one
+    builder of every attribute set a data point carries."""
+    if len(keys) != len(values):
+        raise ValueError(f"{len(values)} values for the keys {keys}")
+    return dict(zip(keys, values))
+
 
 @dataclass(frozen=True)
 class HistogramSpec:
@@ -47,6 +72,11 @@ class HistogramSpec:
     unit: str
     description: str
     buckets: Sequence[float]
+    attributes: tuple[str, ...]
+    """The keys every data point carries."""
+    optional_attributes: tuple[str, ...] = ()
+    """The keys some data points add (``error.type`` on a failure)."""
+    kind: Literal["histogram"] = "histogram"
 
 
 @dataclass(frozen=True)
@@ -56,14 +86,20 @@ class CounterSpec:
     name: str
     unit: str
     description: str
+    attributes: tuple[str, ...]
+    """The keys every data point carries."""
+    optional_attributes: tuple[str, ...] = ()
+    kind: Literal["counter"] = "counter"
 
 
 def _turn(name: str, description: str) -> HistogramSpec:
-    return HistogramSpec(f"lk.agents.turn.{name}", "s", description, TURN_LATENCY_BUCKETS)
+    return HistogramSpec(
+        f"lk.agents.turn.{name}", "s", description, TURN_LATENCY_BUCKETS, MODEL_KEYS
+    )
 
 
 def _usage(name: str, unit: str, description: str) -> CounterSpec:
-    return CounterSpec(f"lk.agents.usage.{name}", unit, description)
+    return CounterSpec(f"lk.agents.usage.{name}", unit, description, MODEL_KEYS)
 
 
 TURN_E2E_LATENCY = _turn("e2e_latency", "User stopped speaking to agent audio started")
@@ -97,20 +133,24 @@ CONNECTION_ACQUIRE_TIME = HistogramSpec(
     "s",
     "Time to get a connection to a model provider, reused connections included",
     ACQUIRE_TIME_BUCKETS,
+    ACQUIRE_KEYS,
+    (ERROR_TYPE,),
 )
 
 GEN_AI_TOKEN_USAGE = HistogramSpec(
     "gen_ai.client.token.usage", "{token}", "Number of input and output tokens used",
-    GEN_AI_TOKEN_USAGE_BUCKETS,
+    GEN_AI_TOKEN_USAGE_BUCKETS, GEN_AI_TOKEN_KEYS,
 )  # fmt: skip
 GEN_AI_OPERATION_DURATION = HistogramSpec(
-    "gen_ai.client.operation.duration", "s", "GenAI operation duration", GEN_AI_DURATION_BUCKETS
-)
+    "gen_ai.client.operation.duration", "s", "GenAI operation duration",
+    GEN_AI_DURATION_BUCKETS, GEN_AI_KEYS, (ERROR_TYPE,),
+)  # fmt: skip
 GEN_AI_TIME_TO_FIRST_CHUNK = HistogramSpec(
     "gen_ai.client.operation.time_to_first_chunk",
     "s",
     "Time to receive the first chunk of a streamed response",
     GEN_AI_TIME_TO_FIRST_CHUNK_BUCKETS,
+    GEN_AI_KEYS,
 )
 
 
@@ -173,4 +213,13 @@ CATALOGUE: tuple[HistogramSpec | CounterSpec, ...] = (
     INTERRUPTION_NUM_REQUESTS, CONNECTION_ACQUIRE_TIME,
     GEN_AI_TOKEN_USAGE, GEN_AI_OPERATION_DURATION, GEN_AI_TIME_TO_FIRST_CHUNK,
 )  # fmt: skip
-"""Every metric of the catalogue, in the order of DESIGN.md section 3."""
+"""Every metric of the catalogue: turns, usage, connections, GenAI (the order of
+the table in docs/metrics.md)."""
+
+BY_NAME: dict[str, HistogramSpec | CounterSpec] = {spec.name: spec for spec in CATALOGUE}
+"""The catalogue by metric name."""
+
+ATTRIBUTE_KEYS: frozenset[str] = frozenset(
+    key for spec in CATALOGUE for key in (*spec.attributes, *spec.optional_attributes)
+)
+"""Every attribute key a data point of this package may carry."""

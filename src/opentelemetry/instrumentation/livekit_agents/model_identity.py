@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, TypeVar
 
+from opentelemetry.instrumentation.livekit_agents.instruments import MODEL_KEYS, attribute_set
 from opentelemetry.instrumentation.livekit_agents.value_checks import attribute_text
 
 _logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class ModelIdentity:
 
     def attributes(self) -> dict[str, str]:
         """The attributes every model-keyed data point carries, in a new dict."""
-        return {"model_name": self.model_name, "model_provider": self.model_provider}
+        return attribute_set(MODEL_KEYS, self.model_name, self.model_provider)
 
     @cached_property
     def complete(self) -> bool:

@@ -44,6 +44,9 @@ class PendingPoint(NamedTuple):
     """A counter's point (``add``) rather than a histogram's (``record``)."""
 
 
+_new_point = tuple.__new__
+
+
 class PendingPoints:
     """Data points on their way to the SDK, recorded in batches.
 
@@ -72,10 +75,19 @@ class PendingPoints:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def add(self, point: PendingPoint) -> None:
+    def add(
+        self,
+        instrument: Union[Counter, Histogram],  # noqa: UP007  # as in PendingPoint
+        amount: float,
+        attributes: Attributes,
+        context: Context,
+        additive: bool,
+    ) -> None:
         """Queue one point; record the batch once :data:`MAX_PENDING` wait."""
         queue = self._queue
-        queue.append(point)
+        # made by tuple.__new__ itself: the NamedTuple's own __new__ is a Python call, paid
+        # per point (the per-call table, docs/performance.md)
+        queue.append(_new_point(PendingPoint, (instrument, amount, attributes, context, additive)))
         if len(queue) >= MAX_PENDING:
             self.record_all()
 

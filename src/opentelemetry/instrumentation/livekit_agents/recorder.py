@@ -28,7 +28,7 @@ from opentelemetry.instrumentation.livekit_agents.instruments import Instruments
 from opentelemetry.instrumentation.livekit_agents.meter import package_meter
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity
 from opentelemetry.instrumentation.livekit_agents.otel_context import CONTEXT_READER
-from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING, PendingPoint
+from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
 from opentelemetry.instrumentation.livekit_agents.provider_switch import (
     ProviderSwitch,
     SwitchAnswers,
@@ -107,7 +107,7 @@ class Recorder:
             value = checked(value, MAX_SECONDS, "duration", attributes)
             if value is None:
                 return
-        PENDING.add(PendingPoint(histogram, value, attributes, context, False))
+        PENDING.add(histogram, value, attributes, context, False)
 
     def add(
         self, counter: Counter, value: object, attributes: Attributes, context: Context
@@ -116,7 +116,7 @@ class Recorder:
         if not ((type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT):
             value = checked(value, MAX_AMOUNT, "amount", attributes)
         if value:  # nothing used (or dropped), nothing to add: as the framework's own counters
-            PENDING.add(PendingPoint(counter, value, attributes, context, True))
+            PENDING.add(counter, value, attributes, context, True)
 
     def record_amount(
         self, histogram: Histogram, value: object, attributes: Attributes, context: Context
@@ -125,4 +125,4 @@ class Recorder:
         if not ((type(value) is int or type(value) is float) and 0 <= value <= MAX_AMOUNT):
             value = checked(value, MAX_AMOUNT, "amount", attributes)
         if value:
-            PENDING.add(PendingPoint(histogram, value, attributes, context, False))
+            PENDING.add(histogram, value, attributes, context, False)

@@ -19,9 +19,15 @@ from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricR
 from opentelemetry.instrumentation.livekit_agents.instruments import (
     CATALOGUE,
     CONNECTION_ACQUIRE_TIME,
+    CONNECTION_REUSED,
     GEN_AI_OPERATION_DURATION,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
     GEN_AI_TIME_TO_FIRST_CHUNK,
+    GEN_AI_TOKEN_TYPE,
     GEN_AI_TOKEN_USAGE,
+    MODEL_NAME,
+    MODEL_PROVIDER,
     TURN_E2E_LATENCY,
     TURN_END_OF_TURN_DELAY,
     TURN_LLM_TTFT,
@@ -167,7 +173,7 @@ def summarize(reader: InMemoryMetricReader, turns: list[TurnResult]) -> DemoResu
     result = DemoResult(turns)
     latency: dict[tuple[str, str], Histogram] = defaultdict(Histogram)
     for name, unit, point in _points(reader):
-        provider, model = _attr(point, "model_provider"), _attr(point, "model_name")
+        provider, model = _attr(point, MODEL_PROVIDER), _attr(point, MODEL_NAME)
         if name == E2E:
             latency[(provider, model)].add(point)
         elif name in _USAGE:
@@ -176,7 +182,7 @@ def summarize(reader: InMemoryMetricReader, turns: list[TurnResult]) -> DemoResu
         elif name in _GEN_AI:
             _add_gen_ai(result.gen_ai, name, unit, point)
         elif name == CONNECTION_ACQUIRE_TIME.name:
-            key = (provider, model, _attr(point, "connection_reused"))
+            key = (provider, model, _attr(point, CONNECTION_REUSED))
             count, total = result.connections.get(key, (0, 0.0))
             result.connections[key] = (count + point.count, total + point.sum)
     result.latency = dict(latency)
@@ -186,9 +192,9 @@ def summarize(reader: InMemoryMetricReader, turns: list[TurnResult]) -> DemoResu
 def _add_gen_ai(
     gen_ai: dict[tuple[str, str, str], tuple[int, float, str]], name: str, unit: str, point: Any
 ) -> None:
-    token_type = (point.attributes or {}).get("gen_ai.token.type")
+    token_type = (point.attributes or {}).get(GEN_AI_TOKEN_TYPE)
     metric = f"{name} ({token_type})" if token_type else name
-    key = (_attr(point, "gen_ai.provider.name"), _attr(point, "gen_ai.request.model"), metric)
+    key = (_attr(point, GEN_AI_PROVIDER_NAME), _attr(point, GEN_AI_REQUEST_MODEL), metric)
     count, total, _ = gen_ai.get(key, (0, 0.0, unit))
     gen_ai[key] = (count + point.count, total + point.sum, unit)
 
