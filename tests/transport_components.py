@@ -76,11 +76,14 @@ def _stt_capabilities() -> stt.STTCapabilities:
     return stt.STTCapabilities(streaming=True, interim_results=False)
 
 
-class ScriptedSTT(stt.STT):
-    """An STT whose streams each open one websocket to ``url``."""
+class _Target:
+    """Where a scripted component connects, with which client, and its model."""
 
-    def __init__(self, url: str, client: str, *, model: str = "ws-stt-1") -> None:
-        super().__init__(capabilities=_stt_capabilities())
+    url: str
+    client: str
+    _model: str
+
+    def _connect_to(self, url: str, client: str, model: str) -> None:
         self.url = url
         self.client = client
         self._model = model
@@ -88,6 +91,14 @@ class ScriptedSTT(stt.STT):
     @property
     def model(self) -> str:
         return self._model
+
+
+class ScriptedSTT(_Target, stt.STT):
+    """An STT whose streams each open one websocket to ``url``."""
+
+    def __init__(self, url: str, client: str, *, model: str = "ws-stt-1") -> None:
+        super().__init__(capabilities=_stt_capabilities())
+        self._connect_to(url, client, model)
 
     @property
     def provider(self) -> str:
@@ -123,20 +134,14 @@ class ScriptedSpeechStream(stt.RecognizeStream):
                 await self.opened.close()
 
 
-class ScriptedTTS(tts.TTS):
+class ScriptedTTS(_Target, tts.TTS):
     """A TTS that opens websockets in a method of its own."""
 
     def __init__(self, url: str, client: str, *, model: str = "ws-tts-1") -> None:
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=True), sample_rate=24000, num_channels=1
         )
-        self.url = url
-        self.client = client
-        self._model = model
-
-    @property
-    def model(self) -> str:
-        return self._model
+        self._connect_to(url, client, model)
 
     @property
     def provider(self) -> str:
