@@ -185,7 +185,8 @@ def _realtime(recorder: Recorder, identity: ModelIdentity, metrics: Any, context
     record_gen_ai(
         recorder, identity, metrics, context, GENERATE_CONTENT, input_tokens, output_tokens
     )
-    record_native_acquisition(recorder, identity, metrics, context)
+    if getattr(metrics, "acquire_time", 0.0):  # most events report none: spare the call
+        record_native_acquisition(recorder, identity, metrics, context)
 
 
 def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
@@ -200,7 +201,8 @@ def _tts(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Con
         attributes,
         context,
     )
-    record_native_acquisition(recorder, identity, metrics, context)
+    if getattr(metrics, "acquire_time", 0.0):  # most events report none: spare the call
+        record_native_acquisition(recorder, identity, metrics, context)
 
 
 def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Context) -> None:
@@ -210,7 +212,8 @@ def _stt(recorder: Recorder, identity: ModelIdentity, metrics: Any, context: Con
         identity.shared_attributes,
         context,
     )
-    record_native_acquisition(recorder, identity, metrics, context)
+    if getattr(metrics, "acquire_time", 0.0):  # most events report none: spare the call
+        record_native_acquisition(recorder, identity, metrics, context)
 
 
 def _interruption(

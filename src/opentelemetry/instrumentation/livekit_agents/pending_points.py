@@ -11,7 +11,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterable
-from typing import NamedTuple, Union
+from typing import Union
 
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Observation
@@ -32,19 +32,12 @@ collection, and its callback records the pending points first."""
 _RECORD_TAKES_CONTEXT = "context" in inspect.signature(Counter.add).parameters
 
 
-class PendingPoint(NamedTuple):
-    """One data point that waits for the SDK."""
-
-    instrument: Union[Counter, Histogram]  # noqa: UP007  # a runtime alias on Python 3.9
-    amount: float
-    attributes: Attributes
-    context: Context
-    """The context it was observed in, kept for exemplars."""
-    additive: bool
-    """A counter's point (``add``) rather than a histogram's (``record``)."""
-
-
-_new_point = tuple.__new__
+# Union, not |: a runtime alias, evaluated on Python 3.9 too
+PendingPoint = tuple[Union[Counter, Histogram], float, Attributes, Context, bool]
+"""One data point that waits for the SDK: its instrument, amount and attributes, the
+context it was observed in (kept for exemplars), and whether the instrument is a
+counter (``add``) rather than a histogram (``record``).  A plain tuple: a
+``NamedTuple`` is made through a slower constructor, paid on every point."""
 
 
 class PendingPoints:
@@ -85,9 +78,7 @@ class PendingPoints:
     ) -> None:
         """Queue one point; record the batch once :data:`MAX_PENDING` wait."""
         queue = self._queue
-        # made by tuple.__new__ itself: the NamedTuple's own __new__ is a Python call, paid
-        # per point (the per-call table, docs/performance.md)
-        queue.append(_new_point(PendingPoint, (instrument, amount, attributes, context, additive)))
+        queue.append((instrument, amount, attributes, context, additive))
         if len(queue) >= MAX_PENDING:
             self.record_all()
 
@@ -99,71 +90,60 @@ class PendingPoints:
         first: one ``add`` per series and batch instead of one per point, the same
         total.  Every other point is recorded as it was observed.
         """
-        for point in self._take():
+        for instrument, amount, attributes, context, additive in self._take():
             try:
-                instrument = point.instrument
-                record = instrument.add if point.additive else instrument.record  # type: ignore[union-attr]
+                record = instrument.add if additive else instrument.record  # type: ignore[union-attr]
                 if _RECORD_TAKES_CONTEXT:
-                    record(point.amount, point.attributes, point.context)
+                    record(amount, attributes, context)
                 else:
-                    record(point.amount, point.attributes)
+                    record(amount, attributes)
             except Exception:
                 _logger.debug(DROPPED, exc_info=True)
 
     def _take(self) -> list[PendingPoint]:
         """Every pending point, taken from the queue; a counter's summed where it may."""
         points: list[PendingPoint] = []
-        sums = _SeriesSums()
-        checked: object = sums  # the context last checked for a sampled span: none yet
+        # per series, its first point and its total: attributes are shared per model,
+        # so one object is one series (the first point keeps it alive, so its id is
+        # not reused within the batch)
+        firsts: dict[tuple[object, int], PendingPoint] = {}
+        totals: dict[tuple[object, int], float] = {}
+        checked: object = totals  # the context last checked for a sampled span: none yet
         sampled = False
-        while self._queue:
+        pop = self._queue.popleft
+        while True:
             try:
-                point = self._queue.popleft()
-            except IndexError:  # taken by another thread meanwhile
+                point = pop()
+            except IndexError:  # none left (or taken by another thread meanwhile)
                 break
-            if point.additive:
-                if point.context is not checked:
-                    checked, sampled = point.context, _has_sampled_span(point.context)
-                if not sampled and sums.add(point):
+            instrument, amount, attributes, context, additive = point
+            if additive:
+                if context is not checked:
+                    checked, sampled = context, _has_sampled_span(context)
+                if not sampled:
+                    series = (instrument, id(attributes))
+                    try:
+                        total = totals.get(series)
+                    except TypeError:  # a third-party instrument that cannot be a key
+                        points.append(point)
+                        continue
+                    if total is None:
+                        firsts[series] = point
+                        totals[series] = amount
+                    else:
+                        totals[series] = total + amount
                     continue
             points.append(point)
-        points.extend(sums.points())
+        points.extend(
+            (instrument, totals[series], attributes, context, True)
+            for series, (instrument, _, attributes, context, _) in firsts.items()
+        )
         return points
 
     def observe(self, options: CallbackOptions) -> Iterable[Observation]:
         """The callback of :data:`PENDING_POINTS_INSTRUMENT`: record, observe nothing."""
         self.record_all()
         return ()
-
-
-class _SeriesSums:
-    """A batch's counter points summed per series: its first point and its total."""
-
-    def __init__(self) -> None:
-        self._first: dict[tuple[object, int], PendingPoint] = {}
-        self._totals: dict[tuple[object, int], float] = {}
-
-    def add(self, point: PendingPoint) -> bool:
-        """Add a point to its series' sum; False when it must be recorded alone."""
-        # attributes are shared per model: one object is one series (the first point
-        # keeps it alive, so its id is not reused within the batch)
-        series = (point.instrument, id(point.attributes))
-        try:
-            total = self._totals.get(series)
-        except TypeError:  # a third-party instrument that cannot be a key
-            return False
-        if total is None:
-            self._first[series] = point
-            self._totals[series] = point.amount
-        else:
-            self._totals[series] = total + point.amount
-        return True
-
-    def points(self) -> list[PendingPoint]:
-        """One point per series, carrying its total."""
-        return [
-            point._replace(amount=self._totals[series]) for series, point in self._first.items()
-        ]
 
 
 def _has_sampled_span(context: Context) -> bool:
