@@ -108,7 +108,13 @@ class _PendingCall:
             _release(self.channel)
 
 
-class FirstResponse(ObjectProxy):  # type: ignore[misc]  # wrapt is untyped
+if TYPE_CHECKING:  # wrapt's stubs make the proxy generic; its runtime class is not
+    _Proxy = ObjectProxy[Any]
+else:
+    _Proxy = ObjectProxy
+
+
+class FirstResponse(_Proxy):
     """The call's response iterator, unchanged but for noting its first response."""
 
     def __init__(self, responses: Any, pending: _PendingCall) -> None:
