@@ -9,7 +9,8 @@ records the acquisitions the framework times itself and we do not;
 :mod:`.owners` attributes connections made by helpers and closures to their
 component; :mod:`.retries` makes a retry loop over a pool one acquisition;
 :mod:`.realtime_engine` times the session websockets of every provider on the
-OpenAI-protocol realtime engine.
+OpenAI-protocol realtime engine; :mod:`.first_response` times the synchronous
+streaming calls that a provider module's SDK client makes from a worker thread.
 """
 
 from __future__ import annotations

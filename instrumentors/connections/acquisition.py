@@ -108,11 +108,13 @@ def acquire_wrapper(
         try:
             connection = await wrapped(*args, **kwargs)
         except BaseException as error:
-            _record(recorder, identity_of, acquisition, time.perf_counter() - start, error)
+            record_acquisition(
+                recorder, identity_of, acquisition, time.perf_counter() - start, error
+            )
             raise
         finally:
             _current.reset(token)
-        _record(recorder, identity_of, acquisition, time.perf_counter() - start, None)
+        record_acquisition(recorder, identity_of, acquisition, time.perf_counter() - start, None)
         return connection
 
     return wrapper
@@ -128,13 +130,14 @@ async def connect_wrapper(
     return await wrapped(*args, **kwargs)
 
 
-def _record(
+def record_acquisition(
     recorder: Recorder,
     identity_of: Callable[[Any], ModelIdentity],
     acquisition: Acquisition,
     seconds: float,
     error: BaseException | None,
 ) -> None:
+    """Record one finished acquisition for the model ``identity_of`` its owner; never raises."""
     # the guard of never_raises, inlined: this runs for every acquisition
     try:
         identity = identity_of(acquisition.owner)

@@ -46,12 +46,17 @@ def link(helper: object, component: object) -> None:
 
 def component_of(holder: object) -> object:
     """The component ``holder`` connects for: its linked component, else itself."""
+    component = linked_component(holder)
+    return holder if component is None else component
+
+
+def linked_component(holder: object) -> object | None:
+    """The component ``holder`` is linked to, or None (not linked, or gone)."""
     try:
         ref = _links.get(holder)
     except TypeError:
-        return holder
-    component = ref() if ref is not None else None
-    return holder if component is None else component
+        return None
+    return ref() if ref is not None else None
 
 
 def closure_owner(callback: Callable[..., Any]) -> object | None:
@@ -72,15 +77,20 @@ def closure_owner(callback: Callable[..., Any]) -> object | None:
     return None
 
 
-def _linker(attributes: tuple[str, ...]) -> Callable[[Recorder], Wrapper]:
+def linker(*attributes: str, owner: str | None = None) -> Callable[[Recorder], Wrapper]:
+    """A wrapper factory for a synchronous method after which the instance's
+    ``attributes`` hold helpers: each is linked to the instance, or to the component
+    in the instance's ``owner`` attribute (a stream's ``_stt``)."""
+
     def factory(recorder: Recorder) -> Wrapper:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
             result = wrapped(*args, **kwargs)
             try:
+                component = instance if owner is None else getattr(instance, owner, None)
                 for name in attributes:
                     helper = getattr(instance, name, None)
-                    if helper is not None:
-                        link(helper, instance)
+                    if helper is not None and component is not None:
+                        link(helper, component)
             except Exception:  # never the host's problem
                 pass
             return result
@@ -93,5 +103,5 @@ def _linker(attributes: tuple[str, ...]) -> Callable[[Recorder], Wrapper]:
 def owner_links() -> HookedPatches:
     """The aspect that links each helper to its component when the component is built."""
     return HookedPatches(
-        [HookedTarget(module, name, _linker(attrs)) for (module, name), attrs in _HELPERS.items()]
+        [HookedTarget(module, name, linker(*attrs)) for (module, name), attrs in _HELPERS.items()]
     )
