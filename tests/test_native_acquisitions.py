@@ -272,9 +272,7 @@ NATIVE_SITES = [
 """nvidia realtime (row 54), the eighth such site, is driven with the nvidia tests."""
 
 
-def build_native(
-    site: NativeSite, server: ProviderServer, monkeypatch: pytest.MonkeyPatch
-) -> Any:
+def build_native(site: NativeSite, server: ProviderServer, monkeypatch: pytest.MonkeyPatch) -> Any:
     module = pytest.importorskip(site.module, reason=f"{site.module} is not installed here")
     if site.setup is not None:
         site.setup(server, monkeypatch)
