@@ -59,6 +59,8 @@ NOT_TIMED = {
     53: "gRPC stream in a worker thread: needs a targeted gRPC patch",
     42: "the handshake runs in a task of its own (_InworldConnection._connect, started by "
     "connect): no calling frame reaches the TTS; needs an elevenlabs-style targeted patch",
+    17: "the socket is acquired inside asyncio.wait_for (_Qwen3Backend._acquire), its own "
+    "task on Python 3.11: no calling frame reaches the TTS; needs a targeted patch",
 }
 """Rows the transport patch cannot see, and why."""
 
