@@ -204,13 +204,9 @@ class NativeSite:
     setup: Callable[[ProviderServer, pytest.MonkeyPatch], None] | None = None
     skip: str | None = None
     """Why the row cannot be driven on loopback here."""
-    gap: str | None = None
-    """A known gap: the row runs, expected to fail (strict) until it is closed."""
 
     def param(self) -> Any:
         marks = [pytest.mark.skip(reason=self.skip)] if self.skip else []
-        if self.gap:
-            marks.append(pytest.mark.xfail(reason=self.gap, strict=True))
         return pytest.param(self, id=f"{self.row}-{self.module.split('.')[2]}", marks=marks)
 
 
@@ -226,10 +222,6 @@ NATIVE_SITES = [
         "TTS",
         lambda s: {"api_key": "test-key", "websocket_url": s.url("ws")},
         tts_stream,
-        gap="soniox TTS connects inside asyncio.wait_for, which on Python 3.11 runs the "
-        "connect in a task of its own: no calling frame reaches the TTS, so the handshake "
-        "is not attributed; the plugin reports it only on the TTSMetrics at the stream's "
-        "end, which this fake (no Soniox protocol) never reaches",
     ),
     NativeSite(82, "livekit.plugins.ultravox", "RealtimeModel", keyed(), realtime_session),
     NativeSite(

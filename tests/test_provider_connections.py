@@ -103,12 +103,6 @@ NOT_HERE = {
     45: "meta STT accepts only a wss:// URL: a loopback server would need a trusted certificate",
     46: "microsoft-ai STT requires a VAD instance besides its URL",
     67: "sarvam STT derives its streaming URL from the model again when a stream opens",
-    42: "inworld TTS connects in a task its connection object starts: no calling frame "
-    "reaches the TTS, so no point (the fake sees the handshake)",
-    76: "soniox TTS connects inside asyncio.wait_for, its own task on 3.11: no point until "
-    "the stream's end (test_native_acquisitions.py, a strict xfail)",
-    17: "baseten qwen3 TTS acquires its socket inside asyncio.wait_for, its own task on 3.11: "
-    "no calling frame reaches the TTS, so no point (the fake sees the handshake)",
     72: "slng TTS made no handshake with the fake within the table's wait (not investigated)",
 }
 """Installed sites this table cannot drive, and why (docs/providers.md lists them)."""
@@ -356,6 +350,35 @@ OPENED = [
             },
         ),
         open_audio_stream,
+    ),
+    # shared TTS connections opened in a task of their own (asyncio.wait_for's on 3.11,
+    # the plugin's connect task): attributed through the task that awaits it
+    Opened(
+        Site(
+            17,
+            "livekit.plugins.baseten",
+            "TTS",
+            lambda s: {
+                "api_key": "k",
+                "model": "qwen3-tts",
+                "voice": "test-voice",
+                "model_endpoint": s.url("ws"),
+            },
+        ),
+        open_tts_stream,
+    ),
+    Opened(
+        Site(42, "livekit.plugins.inworld", "TTS", lambda s: {**http(s), "ws_url": s.url("ws")}),
+        open_tts_stream,
+    ),
+    Opened(
+        Site(
+            76,
+            "livekit.plugins.soniox",
+            "TTS",
+            lambda s: {"api_key": "test-key", "websocket_url": s.url("ws")},
+        ),
+        open_tts_stream,
     ),
 ]
 

@@ -28,13 +28,7 @@ TRANSPORT = re.compile(r"ws_connect\(|websockets|aiohttp")
 PROVIDER_MODULE_ROWS = {3, 4, 19, 20, 22, 23, 26, 27, 35, 36, 57, 58, 81, 85, 87}
 """Rows a provider instrumentor times (the transport patch would too; google's gRPC
 streams only ``instrumentors/google.py`` sees)."""
-NATIVE_ROWS = {
-    11: "the framework's own acquire time (1.5.2+), recorded by connections/native.py",
-    76: "the framework's own acquire time, on the stream's last metrics event, recorded by "
-    "connections/native.py (inferred: no loopback fake ends a Soniox stream); the "
-    "handshake runs in asyncio.wait_for's own task on Python 3.11, where no calling "
-    "frame reaches the TTS, so the transport patch does not see it; reuses are not timed",
-}
+NATIVE_ROWS = {11: "the framework's own acquire time (1.5.2+), recorded by connections/native.py"}
 """Rows no patch of ours sees, whose acquisitions the framework reports itself."""
 SDK_MODULES = {
     13: "azure.ai.voicelive.aio",
@@ -57,10 +51,6 @@ NOT_TIMED = {
     12: "Azure Speech SDK (native library): needs a targeted patch",
     52: "gRPC stream in a worker thread: needs a targeted gRPC patch",
     53: "gRPC stream in a worker thread: needs a targeted gRPC patch",
-    42: "the handshake runs in a task of its own (_InworldConnection._connect, started by "
-    "connect): no calling frame reaches the TTS; needs an elevenlabs-style targeted patch",
-    17: "the socket is acquired inside asyncio.wait_for (_Qwen3Backend._acquire), its own "
-    "task on Python 3.11: no calling frame reaches the TTS; needs a targeted patch",
 }
 """Rows the transport patch cannot see, and why."""
 
