@@ -12,14 +12,18 @@ from aiohttp import web
 
 class ProviderServer:
     """Accepts a websocket upgrade on any path after ``delay`` seconds, or refuses
-    every one with ``refuse`` (an HTTP status) when it is set."""
+    every one with ``refuse`` (an HTTP status) when it is set.  A POST to any path
+    answers after ``post_delay`` with a session pointing back here (never refused:
+    ``refuse`` is for the handshake, the connection the package times)."""
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
+        self.post_delay = 0.0
         self.refuse: int | None = None
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.handshakes = 0
+        self.posts = 0
 
     async def start(self) -> None:
         app = web.Application()
@@ -47,6 +51,9 @@ class ProviderServer:
         return ws
 
     async def _session_url(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.post_delay)
+        self.posts += 1
+        # gladia reads ``url`` and ``id``, ultravox ``joinUrl``
         url = self.url("ws", "/session")
         return web.json_response({"id": "s1", "url": url, "joinUrl": url, "token": "t"})
 

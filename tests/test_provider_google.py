@@ -1,20 +1,22 @@
-"""The real google plugin's streaming STT against a real gRPC server on loopback.
+"""The real google plugin's streaming STT and TTS against a real gRPC server on loopback.
 
-The plugin's pool hands out gRPC clients; the connection is the streaming call,
-which is open once the channel is connected and the call's stream started.  A
-TCP proxy in front of the server waits a known delay before it connects each
-accepted connection through, so the channel's handshake takes that long.  The
-plugin takes no endpoint (only a location, which picks a googleapis.com host),
-so the test gives the plugin's pool a connect callback that builds the same SDK
-client on an insecure channel to the loopback server; the plugin's stream code
-and the SDK call are its own.
+The STT plugin's pool hands out gRPC clients; the connection is the streaming
+call, which is open once the channel is connected and the call's stream
+started (the TTS caches one client and opens a ``streaming_synthesize`` call
+per segment).  A TCP proxy in front of the server waits a known delay before
+it connects each accepted connection through, so the channel's handshake takes
+that long.  The plugin takes no endpoint (only a location, which picks a
+googleapis.com host), so the test gives the STT's pool a connect callback, and
+the TTS a client, that build the same SDK client on an insecure channel to the
+loopback server; the plugin's stream code and the SDK call are its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -27,9 +29,14 @@ from .metric_points import attrs, points, wait_for_points
 google_stt = pytest.importorskip("livekit.plugins.google.stt", reason="livekit-plugins-google")
 grpc = pytest.importorskip("grpc", reason="grpcio")
 speech_v1 = pytest.importorskip("google.cloud.speech_v1", reason="google-cloud-speech")
+tts_v1 = pytest.importorskip("google.cloud.texttospeech_v1", reason="google-cloud-texttospeech")
+google_tts = pytest.importorskip("livekit.plugins.google.tts", reason="livekit-plugins-google")
 from google.auth.credentials import AnonymousCredentials  # noqa: E402
 from google.cloud.speech_v1.services.speech.transports.grpc_asyncio import (  # noqa: E402
     SpeechGrpcAsyncIOTransport,
+)
+from google.cloud.texttospeech_v1.services.text_to_speech.transports.grpc_asyncio import (  # noqa: E402
+    TextToSpeechGrpcAsyncIOTransport,
 )
 
 ACQUIRE = "lk.agents.connection.acquire_time"
@@ -73,20 +80,28 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-class SpeechServer:
-    """StreamingRecognize that answers nothing until the client closes its side."""
+class StreamingServer:
+    """One streaming method of a Google service (by default StreamingRecognize) that
+    answers nothing until the client closes its side."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        service: str = "google.cloud.speech.v1.Speech",
+        method: str = "StreamingRecognize",
+        messages: tuple[Any, Any] = (
+            speech_v1.StreamingRecognizeRequest,
+            speech_v1.StreamingRecognizeResponse,
+        ),
+    ) -> None:
         self.streams = 0
         self.server = grpc.aio.server()
+        request, response = messages
         handler = grpc.stream_stream_rpc_method_handler(
             self._recognize,
-            request_deserializer=speech_v1.StreamingRecognizeRequest.deserialize,
-            response_serializer=speech_v1.StreamingRecognizeResponse.serialize,
+            request_deserializer=request.deserialize,
+            response_serializer=response.serialize,
         )
-        generic = grpc.method_handlers_generic_handler(
-            "google.cloud.speech.v1.Speech", {"StreamingRecognize": handler}
-        )
+        generic = grpc.method_handlers_generic_handler(service, {method: handler})
         self.server.add_generic_rpc_handlers((generic,))
         self.port = self.server.add_insecure_port("127.0.0.1:0")
 
@@ -99,15 +114,15 @@ class SpeechServer:
 
 
 @pytest.fixture
-async def speech_server() -> AsyncIterator[SpeechServer]:
-    server = SpeechServer()
+async def speech_server() -> AsyncIterator[StreamingServer]:
+    server = StreamingServer()
     await server.server.start()
     yield server
     await server.server.stop(None)
 
 
 @pytest.fixture
-async def proxy(speech_server: SpeechServer) -> AsyncIterator[DelayedProxy]:
+async def proxy(speech_server: StreamingServer) -> AsyncIterator[DelayedProxy]:
     delayed = DelayedProxy(speech_server.port, DELAY)
     await delayed.start()
     yield delayed
@@ -126,29 +141,77 @@ def loopback_stt(port: int) -> Any:
     return stt
 
 
+def loopback_tts(port: int) -> Any:
+    tts = google_tts.TTS(credentials=AnonymousCredentials())
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    # the client TTS._ensure_client would build, on the loopback channel
+    tts._client = tts_v1.TextToSpeechAsyncClient(
+        transport=TextToSpeechGrpcAsyncIOTransport(channel=channel)
+    )
+    return tts
+
+
+def synthesis_server() -> StreamingServer:
+    return StreamingServer(
+        "google.cloud.texttospeech.v1.TextToSpeech",
+        "StreamingSynthesize",
+        (tts_v1.StreamingSynthesizeRequest, tts_v1.StreamingSynthesizeResponse),
+    )
+
+
+def open_synthesis(tts: Any) -> Any:
+    stream = tts.stream()
+    stream.push_text("hello there")  # the first text opens the segment's call
+    stream.flush()
+    return stream
+
+
+@dataclass(frozen=True)
+class Streaming:
+    """A streaming gRPC site of the plugin: its server, its component, how it opens."""
+
+    name: str
+    server: Callable[[], StreamingServer]
+    component: Callable[[int], Any]
+    opens: Callable[[Any], Any]
+
+
+STREAMING = [
+    Streaming("stt-streaming_recognize", StreamingServer, loopback_stt, lambda stt: stt.stream()),
+    Streaming("tts-streaming_synthesize", synthesis_server, loopback_tts, open_synthesis),
+]
+
+
 @pytest.mark.usefixtures("instrumented")
-async def test_streaming_recognize_is_timed_to_the_open_stream(
-    speech_server: SpeechServer, proxy: DelayedProxy, reader: InMemoryMetricReader
+@pytest.mark.parametrize("site", [pytest.param(s, id=s.name) for s in STREAMING])
+async def test_streaming_call_is_timed_to_the_open_stream(
+    site: Streaming, reader: InMemoryMetricReader
 ) -> None:
-    stt = loopback_stt(proxy.port)
-    stream = stt.stream()
+    server = site.server()
+    await server.server.start()
+    delayed = DelayedProxy(server.port, DELAY)
+    await delayed.start()
+    component = site.component(delayed.port)
+    stream = site.opens(component)
     try:
         found = await wait_for_points(reader, ACQUIRE)
     finally:
         await stream.aclose()
-        await stt.aclose()
+        await component.aclose()
+        await delayed.stop()
+        await server.server.stop(None)
 
-    assert speech_server.streams >= 1
+    assert server.streams >= 1
     (point,) = found
     assert point.count == 1
     assert DELAY <= point.sum < DELAY + 0.5
-    assert attrs(point)["model_name"] == "latest_long"
-    assert attrs(point)["model_provider"] == stt.provider
+    assert attrs(point)["model_name"] == component.model
+    assert attrs(point)["model_provider"] == component.provider
     assert attrs(point)["connection_reused"] == "false"
 
 
 async def test_a_stream_closed_while_connecting_records_an_error(
-    speech_server: SpeechServer, instrumented: AgentsInstrumentor, reader: InMemoryMetricReader
+    speech_server: StreamingServer, instrumented: AgentsInstrumentor, reader: InMemoryMetricReader
 ) -> None:
     # gRPC waits for a channel that cannot connect (a refused port too) until the
     # caller gives up: here the stream is closed while its handshake hangs
@@ -171,7 +234,7 @@ async def test_a_stream_closed_while_connecting_records_an_error(
 
 
 async def test_a_users_own_client_is_not_recorded(
-    speech_server: SpeechServer, instrumented: AgentsInstrumentor, reader: InMemoryMetricReader
+    speech_server: StreamingServer, instrumented: AgentsInstrumentor, reader: InMemoryMetricReader
 ) -> None:
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{speech_server.port}")
     client = speech_v1.SpeechAsyncClient(transport=SpeechGrpcAsyncIOTransport(channel=channel))

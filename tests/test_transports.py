@@ -6,6 +6,10 @@ subclass the framework's own STT and TTS.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import aiohttp
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -175,4 +179,70 @@ async def test_no_point_after_uninstrument(
     instrumentor.instrument(meter_provider=meter_provider)
     instrumentor.uninstrument()
     await (await ScriptedTTS(ws_server.url("/delay/10"), "aiohttp").connect()).close()
+    assert points(reader, ACQUIRE) == []
+
+
+class Connection:
+    """A plugin's connection object: no model of its own (soniox's ``_Connection``,
+    inworld's ``_InworldConnection``, baseten's ``_Qwen3Backend``)."""
+
+    def __init__(self, url: str, client: str) -> None:
+        self.url = url
+        self.client = client
+
+    async def connect(self) -> Any:
+        return await open_websocket(self.url, self.client)
+
+
+IN_A_TASK: dict[str, Callable[[Awaitable[Any]], Awaitable[Any]]] = {
+    # asyncio.wait_for runs its coroutine in a task of its own up to Python 3.11
+    "wait_for": lambda connect: asyncio.wait_for(connect, 5.0),
+    # a connect task the plugin starts, awaited under shield (inworld)
+    "shielded_task": lambda connect: asyncio.wait_for(
+        asyncio.shield(asyncio.ensure_future(connect)), 5.0
+    ),
+    "gather": lambda connect: asyncio.gather(connect),
+}
+
+
+class TaskTTS(ScriptedTTS):
+    """A TTS whose connection object connects in a task the TTS awaits."""
+
+    async def connect_in_task(self, shape: str) -> Any:
+        opened = await IN_A_TASK[shape](Connection(self.url, self.client).connect())
+        return opened[0] if isinstance(opened, list) else opened
+
+
+@pytest.mark.parametrize("shape", list(IN_A_TASK))
+@pytest.mark.parametrize("client", ALL_CLIENTS)
+async def test_a_handshake_in_a_task_the_component_awaits_is_its_own(
+    client: str,
+    shape: str,
+    ws_server: WebsocketServer,
+    instrumented: AgentsInstrumentor,
+    reader: InMemoryMetricReader,
+) -> None:
+    opened = await TaskTTS(ws_server.url("/delay/150"), client).connect_in_task(shape)
+    await opened.close()
+
+    (point,) = await wait_for_points(reader, ACQUIRE)
+    assert point.count == 1
+    assert DELAY <= point.sum < DELAY + SLACK
+    assert attrs(point)["model_name"] == "ws-tts-1"
+    assert attrs(point)["model_provider"] == "beta"
+
+
+@pytest.mark.parametrize("shape", list(IN_A_TASK))
+@pytest.mark.parametrize("client", ALL_CLIENTS)
+async def test_a_handshake_in_a_task_no_component_awaits_records_nothing(
+    client: str,
+    shape: str,
+    ws_server: WebsocketServer,
+    instrumented: AgentsInstrumentor,
+    reader: InMemoryMetricReader,
+) -> None:
+    opened = await IN_A_TASK[shape](Connection(ws_server.url("/delay/10"), client).connect())
+    await (opened[0] if isinstance(opened, list) else opened).close()
+
+    assert ws_server.handshakes == 1
     assert points(reader, ACQUIRE) == []

@@ -5,9 +5,12 @@ Nearly every plugin and provider SDK opens its streaming connection with
 the handshake there covers plugins no provider module knows about.  Each
 handshake is attributed to the model component whose code opened it: the
 innermost calling frame whose ``self`` is an STT, TTS, LLM or realtime
-component, or one of their streams or sessions.  A handshake with no such
-frame (the worker's connection to the LiveKit server, anything else) passes
-through untouched and is never recorded.
+component, or one of their streams or sessions.  Where the handshake runs in
+a task of its own (``asyncio.wait_for`` up to Python 3.11, a connect task a
+plugin starts and awaits), the task that awaits it is searched the same way,
+through the done callbacks that will wake it.  A handshake with no such frame
+(the worker's connection to the LiveKit server, anything else) passes through
+untouched and is never recorded.
 
 A handshake inside an acquisition already being timed (a ``ConnectionPool``
 acquisition, a provider module's connect method) only marks that acquisition
@@ -20,6 +23,8 @@ The patches are applied when their module is imported (post-import hooks), so
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import sys
 import time
@@ -119,6 +124,84 @@ def calling_component(frame: FrameType | None, classes: tuple[type, ...]) -> obj
     return None
 
 
+MAX_HOPS = 32
+"""Futures and callbacks followed from a task to the task awaiting it."""
+
+
+def _waited_by(callback: object) -> list[asyncio.Future[Any]]:
+    """What a done callback hands the result on to: a task's wake-up method's task, a
+    ``partial``'s future arguments (``wait_for``'s waiter), a closure's futures
+    (``shield``'s outer future, ``gather``'s)."""
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Future):
+        return [owner]
+    if isinstance(callback, functools.partial):
+        return [a for a in callback.args if isinstance(a, asyncio.Future)]
+    cells = getattr(callback, "__closure__", None) or ()
+    found: list[asyncio.Future[Any]] = []
+    for cell in cells:
+        with contextlib.suppress(ValueError):  # an empty cell
+            if isinstance(cell.cell_contents, asyncio.Future):
+                found.append(cell.cell_contents)
+    return found
+
+
+def task_component(task: asyncio.Task[Any], classes: tuple[type, ...]) -> object | None:
+    """The innermost component among a suspended task's coroutine frames.
+
+    ``Task.get_stack`` gives only the outermost coroutine's frame of a suspended task,
+    so the chain of awaited coroutines is followed here (``cr_await``)."""
+    found = None
+    awaited: Any = task.get_coro()
+    for _ in range(MAX_DEPTH):
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:  # awaiting a future, or finished
+            break
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, classes):
+            found = candidate
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return found
+
+
+def awaiting_component(classes: tuple[type, ...]) -> object | None:
+    """The component whose task waits for the current one, for a handshake that runs in
+    a task of its own: ``asyncio.wait_for`` runs its coroutine in a new task up to
+    Python 3.11, and plugins start their connect in a task they then await (through
+    ``shield``).  No calling frame of such a task reaches the component; the chain of
+    done callbacks from the task to the task that awaits it does."""
+    try:
+        current = asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return None
+    pending: list[object] = [current] if current is not None else []
+    seen: set[int] = set()
+    while pending and len(seen) < MAX_HOPS:
+        future = pending.pop(0)
+        if id(future) in seen or not isinstance(future, asyncio.Future):
+            continue
+        seen.add(id(future))
+        if isinstance(future, asyncio.Task) and future is not current:
+            component = task_component(future, classes)
+            if component is not None:
+                return component
+        for callback, _ in getattr(future, "_callbacks", None) or ():
+            pending.extend(_waited_by(callback))
+    return None
+
+
+def component_of_handshake(frame: FrameType | None, classes: tuple[type, ...]) -> object | None:
+    """The component a handshake made from ``frame`` belongs to: a calling frame's, else
+    that of the task awaiting this one."""
+    component = calling_component(frame, classes)
+    if component is None:
+        try:
+            component = awaiting_component(classes)
+        except Exception:  # an unusual future or loop: the handshake stays unattributed
+            _logger.debug("livekit-agents instrumentation: no awaiting task", exc_info=True)
+    return component
+
+
 def owning_component(candidate: object) -> object:
     """The component a stream or session belongs to, else the candidate itself."""
     for name in OWNER_ATTRIBUTES:
@@ -142,7 +225,7 @@ def ws_connect_wrapper(recorder: Recorder, classes: tuple[type, ...]) -> Wrapper
         if acquisition is not None:  # the enclosing acquisition records it
             acquisition.connected = True
             return wrapped(*args, **kwargs)
-        component = calling_component(sys._getframe(1), classes)
+        component = component_of_handshake(sys._getframe(1), classes)
         if component is None:
             return wrapped(*args, **kwargs)
         return timed(recorder, component, wrapped(*args, **kwargs))
@@ -159,7 +242,7 @@ def client_init_wrapper(
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         wrapped(*args, **kwargs)
         if current_acquisition() is None:
-            component = calling_component(sys._getframe(1), classes)
+            component = component_of_handshake(sys._getframe(1), classes)
             if component is not None:
                 openers[instance] = component
 
