@@ -40,7 +40,7 @@ Wrapper = Callable[[Callable[..., Any], Any, Any, Any], Any]
 class Acquisition:
     """One acquisition in progress: who asked, and whether it opened a connection."""
 
-    __slots__ = ("connected", "context", "owner", "reported")
+    __slots__ = ("connected", "context", "failure", "owner", "reported")
 
     def __init__(self, owner: object, connected: bool, context: Context) -> None:
         self.owner = owner
@@ -49,6 +49,10 @@ class Acquisition:
         self.reported = False
         """The framework reported this acquisition itself while we timed it (a
         plugin's connect method that calls ``_report_connection_acquired``)."""
+        self.failure: BaseException | None = None
+        """The error of a connect inside that the plugin swallowed (inworld's
+        ``_InworldConnection._connect`` hands it to its streams instead of raising):
+        the acquisition failed although the call returned."""
 
 
 _current: ContextVar[Acquisition | None] = ContextVar("livekit_agents_acquisition", default=None)
@@ -114,7 +118,8 @@ def acquire_wrapper(
             raise
         finally:
             _current.reset(token)
-        record_acquisition(recorder, identity_of, acquisition, time.perf_counter() - start, None)
+        seconds = time.perf_counter() - start
+        record_acquisition(recorder, identity_of, acquisition, seconds, acquisition.failure)
         return connection
 
     return wrapper
