@@ -104,7 +104,8 @@ class InworldInstrumentor(ProviderInstrumentor):
     targets = (
         # the acquisition on every release with a websocket TTS (1.5+; HTTP-only at 1.2)
         PatchTarget(_TTS, "_InworldConnection.connect", _shared_connection),
-        # 1.8+: the handshake task that connect starts, and its swallowed failure
+        # 1.8+: the handshake task that connect starts, and its swallowed failure (up to
+        # 1.7 only the loops call _handle_connection_error, with a websocket: a no-op)
         PatchTarget(_TTS, "_InworldConnection._connect", _marks_new_connection),
         PatchTarget(_TTS, "_InworldConnection._handle_connection_error", _notes_failure),
     )
