@@ -139,10 +139,13 @@ def instrumented_here(meter_provider: MeterProvider) -> Any:
 
 def expected_model(component: Any) -> dict[str, str]:
     """The component's own ``model`` / ``provider`` (1.2.12+); before those properties
-    existed, what DESIGN.md derives from the plugin's options and package."""
-    if hasattr(type(component), "model"):
-        return {"model_name": component.model, "model_provider": component.provider}
-    return identify(component).attributes()
+    existed, or where a plugin leaves the base class's ``"unknown"`` (fireworksai STT
+    in 1.2.18), what DESIGN.md derives from the plugin's options and package."""
+    derived = identify(component).attributes()
+    if not hasattr(type(component), "model"):
+        return derived
+    own = {"model_name": component.model, "model_provider": component.provider}
+    return {key: derived[key] if value == "unknown" else value for key, value in own.items()}
 
 
 async def first_point(component: Any, reader: InMemoryMetricReader) -> Any:
