@@ -103,11 +103,31 @@ NOT_HERE = {
 """Installed sites this table cannot drive, and why (docs/providers.md lists them)."""
 
 
+POINTABLE_FROM: dict[int, tuple[tuple[int, int], str]] = {
+    7: (
+        (1, 5),
+        "assemblyai STT {version} has no base_url (from 1.5): it connects to a fixed "
+        "wss://streaming.assemblyai.com/v3/ws",
+    ),
+}
+"""Sites whose plugin exists on an older release that cannot point them at loopback:
+the first release that can, and why the older one cannot."""
+
+
+def release(module: Any) -> tuple[int, int]:
+    major, minor = str(getattr(module, "__version__", "0.0")).split(".")[:2]
+    return int(major), int(minor)
+
+
 def build(site: Site, server: ProviderServer, session: aiohttp.ClientSession) -> Any:
     try:
         module = importlib.import_module(site.module)
     except ImportError as error:
         pytest.skip(f"{site.module} is not installed here: {error}")
+    if site.row in POINTABLE_FROM:
+        first, why = POINTABLE_FROM[site.row]
+        if release(module) < first:
+            pytest.skip(why.format(version=module.__version__))
     options = {**site.options(server), "http_session": session}
     component = getattr(module, site.cls)(**options)
     if site.after is not None:
