@@ -75,6 +75,8 @@ async def until(condition: Any, timeout: float = 5.0) -> None:
 async def test_a_stale_session_then_a_new_one_is_one_acquisition(
     begin_server: BeginServer, reader: InMemoryMetricReader
 ) -> None:
+    if not hasattr(assemblyai, "TTS"):  # lk15 installs assemblyai 1.5.17 for its STT
+        pytest.skip("livekit-plugins-assemblyai has no TTS before 1.8 (absent in 1.7.1)")
     http = aiohttp.ClientSession()
     tts = assemblyai.TTS(
         api_key="test-key", base_url=f"ws://127.0.0.1:{begin_server.port}", http_session=http
