@@ -1,13 +1,34 @@
-"""A loopback provider for the real plugins: any path upgrades to a websocket after
-a known delay, or is refused; a POST answers with the websocket URL to use
-(plugins such as gladia first ask a REST endpoint for their session URL)."""
+"""A loopback provider for the real plugins, and the plugins themselves: any path
+upgrades to a websocket after a known delay, or is refused; a POST answers with the
+websocket URL to use (plugins such as gladia first ask a REST endpoint for their
+session URL)."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
+
+
+def plugin_module(name: str) -> Any:
+    """The plugin module ``name``, or a skip where it is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        pytest.skip(f"{name} is not installed here: {error}")
+
+
+def plugin_class(module: Any, name: str) -> Any:
+    """``module``'s class ``name``, or a skip naming the release that has none yet."""
+    cls = getattr(module, name, None)
+    if cls is None:  # a site newer than this release of its plugin
+        version = getattr(module, "__version__", "installed here")
+        pytest.skip(f"{module.__name__} {version} has no {name} yet")
+    return cls
 
 
 class ProviderServer:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,7 @@ from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.model_identity import identify
 
 from .metric_points import attrs, wait_for_points
-from .provider_servers import ProviderServer
+from .provider_servers import ProviderServer, plugin_class, plugin_module
 
 ACQUIRE = "lk.agents.connection.acquire_time"
 DELAY = 0.150
@@ -114,9 +113,14 @@ POINTABLE_FROM: dict[int, tuple[tuple[int, int], str]] = {
         "assemblyai STT {version} has no base_url (from 1.5): it connects to a fixed "
         "wss://streaming.assemblyai.com/v3/ws",
     ),
+    15: ((1, 7), "baseten {version} has no qwen3-asr STT (its websocket STT is from 1.7)"),
+    16: ((1, 5), "baseten TTS {version} has no stream, only a ChunkedStream (from 1.5)"),
+    17: ((1, 7), "baseten {version} has no qwen3-tts TTS (from 1.7)"),
+    26: ((1, 4), "elevenlabs STT {version} does not stream (its realtime STT is from 1.4)"),
 }
-"""Sites whose plugin exists on an older release that cannot point them at loopback:
-the first release that can, and why the older one cannot."""
+"""Sites whose plugin exists on an older release that cannot drive them (no such
+option or stream yet, or no way to point them at loopback): the first release that
+can, and why the older one cannot."""
 
 
 def release(module: Any) -> tuple[int, int]:
@@ -124,26 +128,19 @@ def release(module: Any) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def plugin_class(site: Site) -> Any:
+def site_class(site: Site) -> Any:
     """The site's plugin class, or a skip naming why this release cannot drive it."""
-    try:
-        module = importlib.import_module(site.module)
-    except ImportError as error:
-        pytest.skip(f"{site.module} is not installed here: {error}")
+    module = plugin_module(site.module)
     if site.row in POINTABLE_FROM:
         first, why = POINTABLE_FROM[site.row]
         if release(module) < first:
             pytest.skip(why.format(version=module.__version__))
-    cls = getattr(module, site.cls, None)
-    if cls is None:  # a site newer than this release of its plugin
-        version = getattr(module, "__version__", "installed here")
-        pytest.skip(f"{site.module} {version} has no {site.cls} yet")
-    return cls
+    return plugin_class(module, site.cls)
 
 
 def build(site: Site, server: ProviderServer, session: aiohttp.ClientSession) -> Any:
     options = {**site.options(server), "http_session": session}
-    component = plugin_class(site)(**options)
+    component = site_class(site)(**options)
     if site.after is not None:
         site.after(component, server)
     return component
@@ -425,7 +422,7 @@ async def job_http() -> AsyncIterator[None]:
 def build_opened(row: Opened, server: ProviderServer, session: aiohttp.ClientSession) -> Any:
     if not row.job_http:
         return build(row.site, server, session)
-    return plugin_class(row.site)(**row.site.options(server))
+    return site_class(row.site)(**row.site.options(server))
 
 
 async def first_opened_point(row: Opened, component: Any, reader: InMemoryMetricReader) -> Any:

@@ -12,7 +12,6 @@ stream's ``TTSMetrics`` would carry it, adds no point.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 
 from .metric_points import attrs, points
 from .metrics_events import tts_metrics
-from .provider_servers import ProviderServer
+from .provider_servers import ProviderServer, plugin_class, plugin_module
 
 ACQUIRE = "lk.agents.connection.acquire_time"
 DELAY = 0.150
@@ -63,12 +62,8 @@ PARAMS = [pytest.param(s, id=s.id) for s in SITES]
 
 
 def build(site: SharedSite, server: ProviderServer, session: aiohttp.ClientSession) -> Any:
-    name = f"livekit.plugins.{site.provider}"
-    try:
-        module = importlib.import_module(name)
-    except ImportError as error:
-        pytest.skip(f"{name} is not installed here: {error}")
-    return module.TTS(**site.options(server), http_session=session)
+    tts = plugin_class(plugin_module(f"livekit.plugins.{site.provider}"), "TTS")
+    return tts(**site.options(server), http_session=session)
 
 
 @pytest.fixture
