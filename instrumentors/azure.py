@@ -84,7 +84,8 @@ _canceled_classes: dict[str, type[SpeechCanceled]] = {}
 
 
 def _canceled(code: object) -> SpeechCanceled:
-    """An error whose type is the ``CancellationErrorCode`` name: a handful of names."""
+    """An error whose class is named after the ``CancellationErrorCode`` (``error.type``
+    is the class name): one class per code, a handful in all."""
     name = str(getattr(code, "name", "") or "SpeechCanceled")
     if not name.isidentifier():
         name = "SpeechCanceled"
