@@ -25,11 +25,12 @@ from pathlib import Path
 
 SITES = Path(__file__).with_name("connection_sites.tsv")
 TRANSPORT = re.compile(r"ws_connect\(|websockets|aiohttp")
-PROVIDER_MODULE_ROWS = {3, 4, 19, 20, 22, 23, 26, 27, 35, 36, 42, 52, 53, 57, 58, 76, 81, 85, 87}
+PROVIDER_MODULE_ROWS = {3, 4, 12, 19, 20, 22, 23, 26, 27, 35, 36, 42, 52, 53, 57, 58, 76, 81, 85, 87}
 """Rows a provider instrumentor times (the transport patch would see the websockets
 too, but not the gRPC calls: google's asynchronous streams only
 ``instrumentors/google.py`` sees, NVIDIA Riva's synchronous ones in a worker thread
-only ``instrumentors/nvidia.py``; nor the reuses of a plugin's own shared connection:
+only ``instrumentors/nvidia.py``, the Azure Speech SDK's native websocket only
+``instrumentors/azure.py``; nor the reuses of a plugin's own shared connection:
 elevenlabs, inworld and soniox TTS)."""
 NATIVE_ROWS = {11: "the framework's own acquire time (1.5.2+), recorded by connections/native.py"}
 """Rows no patch of ours sees, whose acquisitions the framework reports itself."""
@@ -51,7 +52,6 @@ NOT_TIMED = {
     44: "not a model component: an avatar session",
     77: "not a model component: an avatar session (spatius SDK)",
     10: "HTTP/2 event stream (awscrt), no websocket: needs a targeted AWS patch",
-    12: "Azure Speech SDK (native library): needs a targeted patch",
 }
 """Rows the transport patch cannot see, and why."""
 
