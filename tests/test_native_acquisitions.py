@@ -233,6 +233,13 @@ NATIVE_SITES = [
         setup=point_phonic_at,
     ),
     NativeSite(
+        54,
+        "livekit.plugins.nvidia",
+        "realtime.RealtimeModel",  # PersonaPlex, the plugin's [personaplex] extra
+        lambda s: {"base_url": s.url("ws")},
+        realtime_session,
+    ),
+    NativeSite(
         37,
         "livekit.plugins.google",
         "realtime.RealtimeModel",
@@ -261,7 +268,6 @@ NATIVE_SITES = [
         "(this env is 3.11), and builds its endpoint from the region, not a URL",
     ),
 ]
-"""nvidia realtime (row 54), the eighth such site, is driven with the nvidia tests."""
 
 
 def build_native(site: NativeSite, server: ProviderServer, monkeypatch: pytest.MonkeyPatch) -> Any:
