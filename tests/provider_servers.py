@@ -1,12 +1,18 @@
 """A loopback provider for the real plugins, and the plugins themselves: any path
 upgrades to a websocket after a known delay, or is refused; a POST answers with the
 websocket URL to use (plugins such as gladia first ask a REST endpoint for their
-session URL)."""
+session URL).  A server can also listen with TLS on a second port, under a
+certificate made for 127.0.0.1 that only its own ``client_ssl`` trusts."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import importlib
+import ipaddress
+import ssl
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -45,6 +51,10 @@ class ProviderServer:
         self.port = 0
         self.handshakes = 0
         self.posts = 0
+        self.first_reply: str | None = None
+        """Sent back on a websocket's first client message (a session's setup reply)."""
+        self.tls_port = 0
+        self.client_ssl: ssl.SSLContext | None = None
 
     async def start(self) -> None:
         app = web.Application()
@@ -56,8 +66,17 @@ class ProviderServer:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    async def serve_tls(self) -> None:
+        """Listen with TLS too, for an SDK that connects only with ``wss://``."""
+        assert self.runner is not None, "start() first"
+        server_ssl, self.client_ssl = tls_contexts()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=server_ssl)
+        await site.start()
+        self.tls_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
     def url(self, scheme: str = "http", path: str = "") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+        port = self.tls_port if scheme in ("https", "wss") else self.port
+        return f"{scheme}://127.0.0.1:{port}{path}"
 
     async def _upgrade(self, request: web.Request) -> web.StreamResponse:
         if self.refuse is not None:
@@ -66,9 +85,13 @@ class ProviderServer:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.handshakes += 1
+        first_reply = self.first_reply
         async for message in ws:
             if message.type == aiohttp.WSMsgType.ERROR:
                 break
+            if first_reply is not None:
+                await ws.send_str(first_reply)
+                first_reply = None
         return ws
 
     async def _session_url(self, request: web.Request) -> web.Response:
@@ -81,3 +104,43 @@ class ProviderServer:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+
+
+def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a fresh self-signed certificate for 127.0.0.1, and a
+    client context that trusts that certificate alone."""
+    from cryptography import x509  # google-auth's dependency, in the providers env
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    with tempfile.TemporaryDirectory() as folder:  # load_cert_chain reads files only
+        (Path(folder) / "cert.pem").write_bytes(cert_pem)
+        (Path(folder) / "key.pem").write_bytes(key_pem)
+        server.load_cert_chain(Path(folder) / "cert.pem", Path(folder) / "key.pem")
+    client = ssl.create_default_context(cadata=cert_pem.decode("ascii"))
+    return server, client

@@ -9,6 +9,7 @@ ourselves is not recorded a second time from the framework's report.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -192,6 +193,21 @@ def point_phonic_at(server: ProviderServer, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(environment.PhonicEnvironment.DEFAULT, "production", server.url("ws"))
 
 
+def gemini_live_options(server: ProviderServer) -> dict[str, Any]:
+    # with an API key (the plugin requires one) google-genai makes the base URL wss://,
+    # with the SSL context of the client's async_client_args: ours trusts the server's
+    types = pytest.importorskip("google.genai.types", reason="google-genai")
+    http_options = types.HttpOptions(
+        base_url=server.url("https"), async_client_args={"ssl": server.client_ssl}
+    )
+    return {"api_key": "test-key", "http_options": http_options}
+
+
+def answer_gemini_setup(server: ProviderServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # live.connect sends the session's setup and returns only once the Live API answers
+    server.first_reply = json.dumps({"setupComplete": {}})
+
+
 @dataclass(frozen=True)
 class NativeSite:
     """A survey row whose 1.8.9 plugin reports its own acquire time."""
@@ -202,6 +218,8 @@ class NativeSite:
     options: Callable[[ProviderServer], dict[str, Any]]
     opens: Callable[[Any], Opened]
     setup: Callable[[ProviderServer, pytest.MonkeyPatch], None] | None = None
+    tls: bool = False
+    """The plugin connects with ``wss://`` only: the server listens with TLS too."""
     skip: str | None = None
     """Why the row cannot be driven on loopback here."""
 
@@ -242,12 +260,11 @@ NATIVE_SITES = [
     NativeSite(
         37,
         "livekit.plugins.google",
-        "realtime.RealtimeModel",
-        keyed(),
+        "realtime.RealtimeModel",  # Gemini Live, through google-genai's live.connect
+        gemini_live_options,
         realtime_session,
-        skip="google-genai's live.connect makes the base URL wss:// whenever an API key is "
-        "set (the plugin requires one) and waits for the Live API's setup reply before it "
-        "returns: a loopback fake needs TLS and that protocol",
+        setup=answer_gemini_setup,
+        tls=True,
     ),
     NativeSite(
         45,
@@ -303,6 +320,8 @@ async def test_a_native_only_site_is_recorded_once(
     reader: InMemoryMetricReader,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if site.tls:
+        await provider.serve_tls()
     component = build_native(site, provider, monkeypatch)
     opened, native = site.opens(component)
     try:
