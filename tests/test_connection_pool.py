@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from enum import Enum
 
 import aiohttp
 import pytest
@@ -11,6 +12,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
+    error_type,
+)
 from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
 
 from .loopback_servers import WebsocketServer
@@ -83,6 +87,33 @@ async def test_refused_handshake_records_error_and_propagates(
     assert attrs(point)["error.type"] == "WSServerHandshakeError"
     assert attrs(point)["connection_reused"] == "false"
     assert point.count == 1
+
+
+class StatusCode(Enum):  # the shape of grpc.StatusCode, which is optional here
+    UNAVAILABLE = (14, "unavailable")
+
+
+class RpcError(Exception):
+    def code(self) -> StatusCode:
+        return StatusCode.UNAVAILABLE
+
+
+class BrokenCode(Exception):
+    def code(self) -> StatusCode:
+        raise RuntimeError("no status yet")
+
+
+class NumberedCode(Exception):
+    def code(self) -> int:
+        return 503
+
+
+def test_error_type_is_a_grpc_status_name_else_the_class_name() -> None:
+    # the RPC conventions' error.type for gRPC; anything else keeps its class name
+    assert error_type(RpcError()) == "UNAVAILABLE"
+    assert error_type(BrokenCode()) == "BrokenCode"
+    assert error_type(NumberedCode()) == "NumberedCode"
+    assert error_type(asyncio.TimeoutError()) == "TimeoutError"
 
 
 @pytest.mark.usefixtures("instrumented")

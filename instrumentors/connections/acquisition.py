@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable
 
 from opentelemetry.context import Context
@@ -76,8 +77,27 @@ def acquire_attributes(
         else identity.derived("acquire.new", _with_reused, "false")
     )
     if error is not None:
-        return {**attributes, ERROR_TYPE: type(error).__qualname__}
+        return {**attributes, ERROR_TYPE: error_type(error)}
     return attributes
+
+
+def error_type(error: BaseException) -> str:
+    """``error.type`` of a failed acquisition: a gRPC error's status code name
+    (``UNAVAILABLE``, as the RPC semantic conventions have it), else the exception's
+    class name.  gRPC is optional, so its ``RpcError`` is recognised by its
+    ``code()`` returning an enum member (``grpc.StatusCode``)."""
+    # looked up on the class: an instance's ``code`` property (aiohttp's deprecated
+    # one warns) is not read, and only a method is called
+    code = getattr(type(error), "code", None)
+    if callable(code):
+        try:
+            status = code(error)
+        except Exception:  # a code() that needs arguments or fails: not gRPC's
+            _logger.debug("no status code on %r", error, exc_info=True)
+        else:
+            if isinstance(status, Enum):
+                return status.name
+    return type(error).__qualname__
 
 
 def _with_reused(identity: ModelIdentity, reused: str) -> Mapping[str, str]:
