@@ -55,6 +55,7 @@ class ProviderServer:
         """Sent back on a websocket's first client message (a session's setup reply)."""
         self.tls_port = 0
         self.client_ssl: ssl.SSLContext | None = None
+        self._tls_sessions: list[aiohttp.ClientSession] = []
 
     async def start(self) -> None:
         app = web.Application()
@@ -73,6 +74,13 @@ class ProviderServer:
         site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=server_ssl)
         await site.start()
         self.tls_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def tls_session(self) -> aiohttp.ClientSession:
+        """An HTTP session that trusts this server's certificate, closed by ``stop()``."""
+        assert self.client_ssl is not None, "serve_tls() first"
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.client_ssl))
+        self._tls_sessions.append(session)
+        return session
 
     def url(self, scheme: str = "http", path: str = "") -> str:
         port = self.tls_port if scheme in ("https", "wss") else self.port
@@ -102,6 +110,8 @@ class ProviderServer:
         return web.json_response({"id": "s1", "url": url, "joinUrl": url, "token": "t"})
 
     async def stop(self) -> None:
+        for session in self._tls_sessions:
+            await session.close()
         if self.runner is not None:
             await self.runner.cleanup()
 

@@ -208,6 +208,11 @@ def answer_gemini_setup(server: ProviderServer, monkeypatch: pytest.MonkeyPatch)
     server.first_reply = json.dumps({"setupComplete": {}})
 
 
+def answer_meta_handshake(server: ProviderServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the stream reports its acquisition once the server accepts its handshake message
+    server.first_reply = json.dumps({"sessionId": "s1"})
+
+
 @dataclass(frozen=True)
 class NativeSite:
     """A survey row whose 1.8.9 plugin reports its own acquire time."""
@@ -270,10 +275,14 @@ NATIVE_SITES = [
         45,
         "livekit.plugins.meta",
         "STT",
-        keyed(),
+        lambda s: {
+            "api_key": "test-key",
+            "url": s.url("wss", "/v1/asr/realtime"),  # the plugin accepts wss:// only
+            "http_session": s.tls_session(),
+        },
         stt_stream,
-        skip="meta STT accepts only a wss:// URL: a loopback server would need a trusted "
-        "certificate",
+        setup=answer_meta_handshake,
+        tls=True,
     ),
     NativeSite(
         11,
