@@ -329,7 +329,8 @@ async def test_a_native_only_site_is_recorded_once(
     reader: InMemoryMetricReader,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if site.tls:
+    if site.tls:  # once the plugin is known to be here: cryptography makes the certificate
+        pytest.importorskip(site.module, reason=f"{site.module} is not installed here")
         await provider.serve_tls()
     component = build_native(site, provider, monkeypatch)
     opened, native = site.opens(component)

@@ -48,6 +48,9 @@ class Site:
     options: Options
     after: Callable[[Any, ProviderServer], None] | None = None
     """Points what the constructor cannot at the server (an option it derives)."""
+    tls: bool = False
+    """The plugin connects with ``wss://`` only: the server listens with TLS too, and
+    the row's options bring an ``http_session`` that trusts it."""
 
     @property
     def id(self) -> str:
@@ -79,6 +82,17 @@ SITES = [
         lambda s: {"api_key": "k", "model_endpoint": s.url("ws")},
     ),
     Site(41, "livekit.plugins.inworld", "STT", http),
+    Site(
+        45,
+        "livekit.plugins.meta",
+        "STT",
+        lambda s: {
+            "api_key": "k",
+            "url": s.url("wss", "/v1/asr/realtime"),  # the plugin accepts wss:// only
+            "http_session": s.tls_session(),
+        },
+        tls=True,
+    ),
     Site(50, "livekit.plugins.nabrah", "STT", ws),
     Site(70, "livekit.plugins.simplismart", "STT", http),
     Site(73, "livekit.plugins.smallestai", "STT", http),
@@ -99,7 +113,6 @@ SITES = [
 ]
 
 NOT_HERE = {
-    45: "meta STT accepts only a wss:// URL: a loopback server would need a trusted certificate",
     46: "microsoft-ai STT requires a VAD instance besides its URL",
     67: "sarvam STT derives its streaming URL from the model again when a stream opens",
     72: "slng TTS made no handshake with the fake within the table's wait (not investigated)",
@@ -139,11 +152,19 @@ def site_class(site: Site) -> Any:
 
 
 def build(site: Site, server: ProviderServer, session: aiohttp.ClientSession) -> Any:
-    options = {**site.options(server), "http_session": session}
+    options = {"http_session": session, **site.options(server)}
     component = site_class(site)(**options)
     if site.after is not None:
         site.after(component, server)
     return component
+
+
+async def serve_for(site: Site, server: ProviderServer) -> None:
+    """Listens with TLS too where the site needs it, once its plugin is known to be here
+    (the certificate is made with cryptography, which not every env installs)."""
+    if site.tls:
+        site_class(site)
+        await server.serve_tls()
 
 
 @pytest.fixture
@@ -200,6 +221,7 @@ async def test_handshake_is_one_point(
     instrumented_here: AgentsInstrumentor,
     reader: InMemoryMetricReader,
 ) -> None:
+    await serve_for(site, server)
     component = build(site, server, session)
     point = await first_point(component, reader)
 
@@ -218,6 +240,7 @@ async def test_refused_handshake_has_error_type(
     reader: InMemoryMetricReader,
 ) -> None:
     server.refuse = 403
+    await serve_for(site, server)
     component = build(site, server, session)
     point = await first_point(component, reader)
 
