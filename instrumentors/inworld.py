@@ -32,14 +32,14 @@ from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acqu
     connect_wrapper,
     current_acquisition,
 )
-from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.owners import (
-    link,
-    linked_component,
-)
-from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.transports import (
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.handshake_owner import (
     calling_component,
     component_classes,
     owning_component,
+)
+from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.owners import (
+    link,
+    linked_component,
 )
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity, identify
 from opentelemetry.instrumentation.livekit_agents.provider_instrumentor import (

@@ -1,12 +1,21 @@
 """Real servers on loopback for the tests: an aiohttp websocket server whose handshake
-takes a delay the test chooses, or is refused with a status."""
+takes a delay the test chooses, or is refused with a status; a free port for a server
+of another process."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import aiohttp
 from aiohttp import web
+
+
+def free_port() -> int:
+    """A loopback port that nothing listens on (bound and closed again)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class WebsocketServer:

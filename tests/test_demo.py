@@ -34,6 +34,8 @@ from opentelemetry.instrumentation.livekit_agents.instruments import (
 )
 from opentelemetry.instrumentation.livekit_agents.model_identity import identify
 
+from .loopback_servers import free_port
+
 DEMO_MODULE = "opentelemetry.instrumentation.livekit_agents.demo"
 
 _LATENCY_ROW = re.compile(
@@ -274,12 +276,6 @@ def test_demo_exports_over_otlp(otlp_receiver: tuple[int, list[Any]]) -> None:
 
 
 # --------------------------------------------------------------- serving and stopping
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

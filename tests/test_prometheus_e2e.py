@@ -17,7 +17,6 @@ import math
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -28,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from .loopback_servers import free_port
 from .test_demo import Printed, demo_command, parse
 
 REQUIRED = os.environ.get("LIVEKIT_AGENTS_OTEL_E2E") == "1" or os.environ.get("CI") == "true"
@@ -70,12 +70,6 @@ def prometheus_binary() -> str:
         unavailable("no prometheus binary on PATH (Debian: apt-get install prometheus)")
     assert found is not None
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http_get(url: str, timeout: float = 5.0) -> Any:

@@ -25,7 +25,28 @@ from pathlib import Path
 
 SITES = Path(__file__).with_name("connection_sites.tsv")
 TRANSPORT = re.compile(r"ws_connect\(|websockets|aiohttp")
-PROVIDER_MODULE_ROWS = {3, 4, 12, 19, 20, 22, 23, 26, 27, 35, 36, 42, 52, 53, 57, 58, 76, 81, 85, 87}
+PROVIDER_MODULE_ROWS = {
+    3,
+    4,
+    12,
+    19,
+    20,
+    22,
+    23,
+    26,
+    27,
+    35,
+    36,
+    42,
+    52,
+    53,
+    57,
+    58,
+    76,
+    81,
+    85,
+    87,
+}
 """Rows a provider instrumentor times (the transport patch would see the websockets
 too, but not the gRPC calls: google's asynchronous streams only
 ``instrumentors/google.py`` sees, NVIDIA Riva's synchronous ones in a worker thread
@@ -51,7 +72,7 @@ NOT_TIMED = {
     43: "not a model component: an avatar's meeting relay",
     44: "not a model component: an avatar session",
     77: "not a model component: an avatar session (spatius SDK)",
-    10: "HTTP/2 event stream (awscrt), no websocket: needs a targeted AWS patch",
+    10: "HTTP/2 event stream (awscrt, Python 3.12+ only), no websocket: needs an AWS patch",
 }
 """Rows the transport patch cannot see, and why."""
 

@@ -4,7 +4,8 @@ The framework's ``ConnectionPool`` (:mod:`.pool`) hands out most provider
 connections; :mod:`.acquisition` holds the one wrapper shape that times any
 acquisition, which the provider instrumentors use for the plugins' own
 connect methods; :mod:`.transports` times the websocket handshakes that no
-acquisition encloses, for the component whose code opened them; :mod:`.native`
+acquisition encloses, for the component whose code opened them
+(:mod:`.handshake_owner` finds it); :mod:`.native`
 records the acquisitions the framework times itself and we do not;
 :mod:`.owners` attributes connections made by helpers and closures to their
 component; :mod:`.retries` makes a retry loop over a pool one acquisition;
