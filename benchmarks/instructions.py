@@ -4,30 +4,34 @@
 
 ``valgrind --tool=callgrind`` counts the instructions a run executes, not its
 seconds, so the figures hold on a busy machine, where ``side_by_side.py`` needs
-a quiet one.  Each row runs instrumented in its own process twice per checkout,
-``n`` and ``6 n`` calls, and the difference is divided by ``5 n``: the
-interpreter's start, the imports and the warm-up cancel out.  The new checkout
-is this one, run with the calling interpreter.  Instructions are not time
-(a cache miss costs more than an addition), so the guard itself stays the
-side-by-side timing; this says where a difference comes from when the machine
-is too busy to time it.  Needs valgrind on the PATH; about ten minutes for
-the three rows.
+a quiet one.  Each row runs instrumented in its own process per checkout; only
+its ``n`` calls are counted, after a warm-up: the child calls ``os.getppid()``
+just before them, where callgrind zeroes its counters, and ``os.getpgrp()`` just
+after, where it dumps them (``--zero-before`` / ``--dump-before``), so the
+interpreter's start and the imports, whose counts vary by several per cent from
+run to run, are left out.  The new checkout is this one, run with the calling
+interpreter.  Instructions are not time (a cache miss costs more than an
+addition), so the guard itself stays the side-by-side timing; this says where a
+difference comes from when the machine is too busy to time it.  Needs valgrind
+on the PATH.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 NEW = Path(__file__).resolve().parent.parent
 ROWS = ("STT usage event (emit)", "TTS usage event (emit)", "ConnectionPool.get cycle (reused)")
 """The rows whose unit is one ``Scenario.one()`` call and runs in a few seconds under
 callgrind (a turn and an LLM event are slower to simulate, but take the same path)."""
-COLLECTED = re.compile(r"Collected : (\d+)")
+SUMMARY = re.compile(r"^summary: (\d+)", re.MULTILINE)
 
 
 def run_row(row: str, n: int) -> None:
@@ -45,27 +49,26 @@ def run_row(row: str, n: int) -> None:
     scenario.prepare(loop, instrumented=True)
     for _ in range(1000):
         scenario.one()
+    os.getppid()  # callgrind zeroes its counters here
     for _ in range(n):
         scenario.one()
-
-
-def instructions(checkout: Path, python: str, row: str, n: int) -> int:
-    """Instructions of one child run of ``row`` with ``n`` calls."""
-    done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         python, str(NEW / "benchmarks" / "instructions.py"), "--child", row, str(n)],
-        capture_output=True, text=True, check=False, cwd=checkout,
-    )  # fmt: skip
-    found = COLLECTED.search(done.stderr)
-    if done.returncode != 0 or found is None:
-        raise RuntimeError(f"{checkout} {row}:\n{done.stderr[-4000:]}")
-    return int(found.group(1))
+    os.getpgrp()  # and dumps them here
 
 
 def per_call(checkout: Path, python: str, row: str, n: int) -> float:
-    return (instructions(checkout, python, row, 6 * n) - instructions(checkout, python, row, n)) / (
-        5 * n
-    )
+    """Instructions per call of ``row``: its ``n`` counted calls, in one child run."""
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--zero-before=getppid", "--dump-before=getpgrp",
+             f"--callgrind-out-file={out}/callgrind.out",
+             python, str(NEW / "benchmarks" / "instructions.py"), "--child", row, str(n)],
+            capture_output=True, text=True, check=False, cwd=checkout,
+        )  # fmt: skip
+        dump = Path(out, "callgrind.out.1")
+        found = SUMMARY.search(dump.read_text()) if dump.exists() else None
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"{checkout} {row}:\n{done.stderr[-4000:]}")
+    return int(found.group(1)) / n
 
 
 def main() -> None:
