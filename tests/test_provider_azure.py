@@ -24,6 +24,7 @@ from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_
 from opentelemetry.instrumentation.livekit_agents.model_identity import identify
 
 from .metric_points import attrs, points
+from .patched_methods import PatchedMethods, assert_uninstrument_restores
 from .provider_servers import ProviderServer
 from .waiting import wait_until
 
@@ -201,31 +202,14 @@ async def test_a_users_own_recognizer_is_not_recorded(
     assert acquisitions(reader) == []
 
 
-PATCHED = (
+PATCHED = PatchedMethods(
     (azure.stt.SpeechStream, "_run"),
     (speechsdk.SpeechRecognizer, "start_continuous_recognition"),
 )
 
 
-def originals() -> list[object]:
-    return [getattr(owner, name) for owner, name in PATCHED]
-
-
-def unchanged(before: list[object]) -> bool:
-    # by identity of the functions: a wrapt wrapper compares equal to what it wraps
-    return all(now is then for now, then in zip(originals(), before))
-
-
 def test_uninstrument_removes_the_patches(meter_provider: MeterProvider) -> None:
-    before = originals()
-    instrumentor = AgentsInstrumentor()
-    instrumentor.instrument(meter_provider=meter_provider)
-    try:
-        during = originals()
-    finally:
-        instrumentor.uninstrument()
-    assert all(d is not b for d, b in zip(during, before)), "every target was patched"
-    assert unchanged(before)
+    assert_uninstrument_restores(PATCHED, meter_provider)
 
 
 @pytest.fixture
@@ -252,11 +236,11 @@ async def test_switched_off_azure_is_not_patched_or_recorded(
     reader: InMemoryMetricReader,
     switch: dict[str, Any],
 ) -> None:
-    before = originals()
+    before = PATCHED.current()
     instrumentor = AgentsInstrumentor()
     instrumentor.instrument(meter_provider=meter_provider, **switch)
     try:
-        assert unchanged(before)
+        assert PATCHED.unchanged_since(before)
         await open_stream(
             make_stt(provider.url("ws")), lambda: provider.handshakes == 1, "the upgrade"
         )

@@ -26,6 +26,7 @@ from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_
 from opentelemetry.instrumentation.livekit_agents.model_identity import identify
 
 from .metric_points import attrs, points
+from .patched_methods import PatchedMethods, assert_uninstrument_restores
 from .waiting import TIMEOUT, wait_until
 
 nvidia = pytest.importorskip(
@@ -280,7 +281,7 @@ def test_a_users_own_riva_client_is_not_recorded(
     assert points(reader, ACQUIRE) == []
 
 
-PATCHED = (
+PATCHED = PatchedMethods(
     (nvidia.stt.SpeechStream, "__init__"),
     (nvidia.tts.TTS, "_ensure_session"),
     (riva_asr.ASRService, "streaming_response_generator"),
@@ -288,25 +289,8 @@ PATCHED = (
 )
 
 
-def originals() -> list[object]:
-    return [owner.__dict__[name] for owner, name in PATCHED]
-
-
-def unchanged(before: list[object]) -> bool:
-    # by identity: a wrapt wrapper compares equal to the function it wraps
-    return all(now is then for now, then in zip(originals(), before))
-
-
 def test_uninstrument_removes_the_patches(meter_provider: MeterProvider) -> None:
-    before = originals()
-    instrumentor = AgentsInstrumentor()
-    instrumentor.instrument(meter_provider=meter_provider)
-    try:
-        during = originals()
-    finally:
-        instrumentor.uninstrument()
-    assert all(d is not b for d, b in zip(during, before)), "every target was patched"
-    assert unchanged(before)
+    assert_uninstrument_restores(PATCHED, meter_provider)
 
 
 @pytest.mark.parametrize(
@@ -328,11 +312,11 @@ async def test_switched_off_nvidia_is_not_patched_or_recorded(
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    before = originals()
+    before = PATCHED.current()
     instrumentor = AgentsInstrumentor()
     instrumentor.instrument(meter_provider=meter_provider, **switch)
     try:
-        assert unchanged(before)
+        assert PATCHED.unchanged_since(before)
         await recognize(make_stt(riva_server.port))
         await synthesize(make_tts(riva_server.port), "Hello there.")
     finally:
