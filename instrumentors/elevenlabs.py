@@ -15,23 +15,15 @@ or entry point ``livekit_agents_elevenlabs`` (``AgentsInstrumentor`` runs it).
 
 from __future__ import annotations
 
-from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
-    Wrapper,
-    connect_wrapper,
-)
 from opentelemetry.instrumentation.livekit_agents.provider_instrumentor import (
     PatchTarget,
     ProviderInstrumentor,
+    marks_new_connection,
     timed_connect,
 )
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
 _TTS = "livekit.plugins.elevenlabs.tts"
 _SHARED_CONNECTION = timed_connect(may_reuse=True)
-
-
-def _marks_new_connection(recorder: Recorder) -> Wrapper:
-    return connect_wrapper
 
 
 class ElevenLabsInstrumentor(ProviderInstrumentor):
@@ -42,7 +34,7 @@ class ElevenLabsInstrumentor(ProviderInstrumentor):
         # public up to 1.4, private (returning the plugin's own timing) from 1.5
         PatchTarget(_TTS, "TTS.current_connection", _SHARED_CONNECTION),
         PatchTarget(_TTS, "TTS._current_connection", _SHARED_CONNECTION),
-        PatchTarget(_TTS, "_Connection.connect", _marks_new_connection),
+        PatchTarget(_TTS, "_Connection.connect", marks_new_connection),
         PatchTarget(
             "livekit.plugins.elevenlabs.stt", "SpeechStream._connect_ws", timed_connect("_stt")
         ),

@@ -29,7 +29,6 @@ from typing import Any, Callable
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
     Wrapper,
     acquire_wrapper,
-    connect_wrapper,
     current_acquisition,
 )
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.handshake_owner import (
@@ -38,6 +37,7 @@ from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.hand
     owning_component,
 )
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.owners import (
+    component_of,
     link,
     linked_component,
 )
@@ -45,6 +45,7 @@ from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIde
 from opentelemetry.instrumentation.livekit_agents.provider_instrumentor import (
     PatchTarget,
     ProviderInstrumentor,
+    marks_new_connection,
 )
 from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
@@ -52,8 +53,7 @@ _TTS = "livekit.plugins.inworld.tts"
 
 
 def _identity(connection: object) -> ModelIdentity:
-    component = linked_component(connection)
-    return identify(connection if component is None else component)
+    return identify(component_of(connection))
 
 
 def _shared_connection(recorder: Recorder) -> Wrapper:
@@ -75,10 +75,6 @@ def _shared_connection(recorder: Recorder) -> Wrapper:
         return timed(wrapped, instance, args, kwargs)
 
     return wrapper
-
-
-def _marks_new_connection(recorder: Recorder) -> Wrapper:
-    return connect_wrapper
 
 
 def _notes_failure(recorder: Recorder) -> Wrapper:
@@ -106,6 +102,6 @@ class InworldInstrumentor(ProviderInstrumentor):
         PatchTarget(_TTS, "_InworldConnection.connect", _shared_connection),
         # 1.8+: the handshake task that connect starts, and its swallowed failure (up to
         # 1.7 only the loops call _handle_connection_error, with a websocket: a no-op)
-        PatchTarget(_TTS, "_InworldConnection._connect", _marks_new_connection),
+        PatchTarget(_TTS, "_InworldConnection._connect", marks_new_connection),
         PatchTarget(_TTS, "_InworldConnection._handle_connection_error", _notes_failure),
     )

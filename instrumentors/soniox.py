@@ -22,22 +22,14 @@ which is no report at all, so each acquisition stays one point.
 
 from __future__ import annotations
 
-from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
-    Wrapper,
-    connect_wrapper,
-)
 from opentelemetry.instrumentation.livekit_agents.provider_instrumentor import (
     PatchTarget,
     ProviderInstrumentor,
+    marks_new_connection,
     timed_connect,
 )
-from opentelemetry.instrumentation.livekit_agents.recorder import Recorder
 
 _TTS = "livekit.plugins.soniox.tts"
-
-
-def _marks_new_connection(recorder: Recorder) -> Wrapper:
-    return connect_wrapper
 
 
 class SonioxInstrumentor(ProviderInstrumentor):
@@ -47,5 +39,5 @@ class SonioxInstrumentor(ProviderInstrumentor):
     targets = (
         # both since the TTS's first release, 1.5 (there is no TTS in 1.2.18)
         PatchTarget(_TTS, "TTS._current_connection", timed_connect(may_reuse=True)),
-        PatchTarget(_TTS, "_Connection.connect", _marks_new_connection),
+        PatchTarget(_TTS, "_Connection.connect", marks_new_connection),
     )

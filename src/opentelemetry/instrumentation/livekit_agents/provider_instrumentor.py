@@ -31,6 +31,7 @@ from wrapt import register_post_import_hook, resolve_path, wrap_function_wrapper
 from opentelemetry.instrumentation.livekit_agents.instrumentors.connections.acquisition import (
     Wrapper,
     acquire_wrapper,
+    connect_wrapper,
 )
 from opentelemetry.instrumentation.livekit_agents.model_identity import ModelIdentity, identify
 from opentelemetry.instrumentation.livekit_agents.pending_points import PENDING
@@ -71,6 +72,12 @@ def timed_connect(*owners: str, may_reuse: bool = False) -> Callable[[Recorder],
         return acquire_wrapper(recorder, identity_of, may_reuse=may_reuse)
 
     return factory
+
+
+def marks_new_connection(recorder: Recorder) -> Wrapper:
+    """A ``PatchTarget`` wrapper factory for the method that really connects, inside a
+    ``timed_connect(may_reuse=True)`` acquisition: it marks that acquisition as new."""
+    return connect_wrapper
 
 
 class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
