@@ -115,6 +115,13 @@ class ProviderServer:
         if self.runner is not None:
             await self.runner.cleanup()
 
+    async def __aenter__(self) -> ProviderServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
 
 def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """A server context with a fresh self-signed certificate for 127.0.0.1, and a

@@ -308,10 +308,8 @@ def build_native(site: NativeSite, server: ProviderServer, monkeypatch: pytest.M
 
 @pytest.fixture
 async def provider() -> AsyncIterator[ProviderServer]:
-    server = ProviderServer(DELAY)
-    await server.start()
-    yield server
-    await server.stop()
+    async with ProviderServer(DELAY) as server:
+        yield server
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ come, until the test closes the stream.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ from opentelemetry.instrumentation.livekit_agents import AgentsInstrumentor
 from opentelemetry.instrumentation.livekit_agents.instruments import CONNECTION_ACQUIRE_TIME
 from opentelemetry.instrumentation.livekit_agents.model_identity import identify
 
+from .loopback_servers import free_port
 from .metric_points import attrs, points
 from .patched_methods import PatchedMethods, assert_uninstrument_restores
 from .provider_servers import ProviderServer
@@ -42,19 +42,14 @@ NO_RETRY = APIConnectOptions(max_retry=0)
 
 @pytest.fixture
 async def provider() -> AsyncIterator[ProviderServer]:
-    server = ProviderServer(DELAY)
-    await server.start()
-    yield server
-    await server.stop()
+    async with ProviderServer(DELAY) as server:
+        yield server
 
 
 @pytest.fixture
 def refused_port() -> int:
     """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+    return free_port()
 
 
 @pytest.fixture

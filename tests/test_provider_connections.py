@@ -185,10 +185,8 @@ async def serve_for(site: Site, server: ProviderServer) -> None:
 
 @pytest.fixture
 async def server() -> AsyncIterator[ProviderServer]:
-    provider = ProviderServer(DELAY)
-    await provider.start()
-    yield provider
-    await provider.stop()
+    async with ProviderServer(DELAY) as provider:
+        yield provider
 
 
 @pytest.fixture

@@ -68,10 +68,8 @@ def build(site: SharedSite, server: ProviderServer, session: aiohttp.ClientSessi
 
 @pytest.fixture
 async def server() -> AsyncIterator[ProviderServer]:
-    provider = ProviderServer(DELAY)
-    await provider.start()
-    yield provider
-    await provider.stop()
+    async with ProviderServer(DELAY) as provider:
+        yield provider
 
 
 @pytest.fixture
