@@ -15,7 +15,7 @@ acquisition of the stream's STT, from the call until the first of:
   websocket upgrade is done): a new connection, no error;
 * a ``canceled`` event with reason ``Error`` (a refused or failed connection):
   ``error.type`` is the SDK's ``CancellationErrorCode`` name
-  (``ConnectionFailure``...);
+  (``ConnectionFailure``...), carried by :class:`SpeechCanceled`'s ``code()``;
 * the stream's ``conn_options.timeout`` (the plugin's own bound on starting a
   session), when the SDK neither connects nor gives up: ``TimeoutError``;
 * ``session_stopped`` before any of those (the stream ended first):
@@ -77,22 +77,17 @@ lives as long as the recognizer, and no longer."""
 
 
 class SpeechCanceled(Exception):
-    """A recognition the Speech SDK canceled before it connected."""
+    """A recognition the Speech SDK canceled before it connected.
 
+    ``code()`` is the SDK's ``CancellationErrorCode``: as for a gRPC error, its name
+    (``ConnectionFailure``...) becomes ``error.type`` (:func:`.acquisition.error_type`)."""
 
-_canceled_classes: dict[str, type[SpeechCanceled]] = {}
+    def __init__(self, code: object) -> None:
+        super().__init__(code)
+        self._code = code
 
-
-def _canceled(code: object) -> SpeechCanceled:
-    """An error whose class is named after the ``CancellationErrorCode`` (``error.type``
-    is the class name): one class per code, a handful in all."""
-    name = str(getattr(code, "name", "") or "SpeechCanceled")
-    if not name.isidentifier():
-        name = "SpeechCanceled"
-    cls = _canceled_classes.get(name)
-    if cls is None:
-        cls = _canceled_classes.setdefault(name, type(name, (SpeechCanceled,), {}))
-    return cls()
+    def code(self) -> object:
+        return self._code
 
 
 class _Timing:
@@ -148,7 +143,7 @@ def _on_canceled(event: Any) -> object:
     details = event.cancellation_details
     if getattr(details.reason, "name", None) != "Error":  # the audio ended: no failure
         return _IRRELEVANT
-    return _canceled(details.code)
+    return SpeechCanceled(details.code)
 
 
 def _stopped(event: Any) -> object:
