@@ -205,12 +205,17 @@ IN_A_TASK: dict[str, Callable[[Awaitable[Any]], Awaitable[Any]]] = {
 }
 
 
+async def opened_in_a_task(shape: str, connect: Any) -> Any:
+    """The connection ``connect`` opens, run in a task of the ``shape`` given."""
+    opened = await IN_A_TASK[shape](connect)
+    return opened[0] if isinstance(opened, list) else opened  # gather's list of one
+
+
 class TaskTTS(ScriptedTTS):
     """A TTS whose connection object connects in a task the TTS awaits."""
 
     async def connect_in_task(self, shape: str) -> Any:
-        opened = await IN_A_TASK[shape](Connection(self.url, self.client).connect())
-        return opened[0] if isinstance(opened, list) else opened
+        return await opened_in_a_task(shape, Connection(self.url, self.client).connect())
 
 
 @pytest.mark.parametrize("shape", list(IN_A_TASK))
@@ -241,8 +246,8 @@ async def test_a_handshake_in_a_task_no_component_awaits_records_nothing(
     instrumented: AgentsInstrumentor,
     reader: InMemoryMetricReader,
 ) -> None:
-    opened = await IN_A_TASK[shape](Connection(ws_server.url("/delay/10"), client).connect())
-    await (opened[0] if isinstance(opened, list) else opened).close()
+    opened = await opened_in_a_task(shape, Connection(ws_server.url("/delay/10"), client).connect())
+    await opened.close()
 
     assert ws_server.handshakes == 1
     assert points(reader, ACQUIRE) == []
